@@ -1,0 +1,374 @@
+package counter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/countertest"
+	"github.com/resumecounter/counter/internal/testenv"
+)
+
+func TestCheckKey(t *testing.T) {
+	good := []string{"visitors", "a", "A1", "page:home", "blog.post-1_x", "9", strings.Repeat("z", counter.MaxKeyLen)}
+	for _, k := range good {
+		if err := counter.CheckKey(k); err != nil {
+			t.Errorf("CheckKey(%q) = %v, want nil", k, err)
+		}
+	}
+	bad := []string{"", strings.Repeat("z", counter.MaxKeyLen+1), " x", "x ", "a/b", "a#b", "-a", "_a", ".a", ":a",
+		"é", "a\nb", "a?b", "a&b", "a%20b", "\xff"}
+	for _, k := range bad {
+		err := counter.CheckKey(k)
+		if !errors.Is(err, counter.ErrInvalidKey) {
+			t.Errorf("CheckKey(%q) = %v, want ErrInvalidKey", k, err)
+		}
+	}
+}
+
+func TestMemoryConformance(t *testing.T) {
+	countertest.Run(t, func(t *testing.T) countertest.Store { return counter.NewMemory() })
+}
+
+func TestMemoryIncrementDoesNotAllocate(t *testing.T) {
+	m := counter.NewMemory()
+	ctx := context.Background()
+	m.Increment(ctx, "visitors")
+	if allocs := testing.AllocsPerRun(1000, func() { m.Increment(ctx, "visitors") }); allocs != 0 {
+		t.Fatalf("Increment of an existing key allocates %.1f times, want 0", allocs)
+	}
+}
+
+// newDynamo returns a store on a fresh dynalite table.
+func newDynamo(t *testing.T, opts counter.DynamoOptions) (*counter.Dynamo, *dynamodb.Client) {
+	t.Helper()
+	client := testenv.Dynalite(t)
+	pk := opts.PartitionKey
+	if pk == "" {
+		pk = counter.DefaultPartitionKey
+	}
+	opts.Table = testenv.CreateTable(t, client, pk)
+	return counter.NewDynamo(client, opts), client
+}
+
+func TestDynamoConformance(t *testing.T) {
+	for _, opts := range []counter.DynamoOptions{
+		{},
+		{PartitionKey: "pk", CountAttribute: "views", ConsistentRead: true, Retry: counter.RetryUnsent},
+		{Retry: counter.RetryNever},
+	} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			countertest.Run(t, func(t *testing.T) countertest.Store {
+				d, _ := newDynamo(t, opts)
+				return d
+			})
+		})
+	}
+}
+
+// TestDynamoContinuesHandMadeItem: the Cloud Resume Challenge table often
+// holds an item typed in the console; counting continues from it.
+func TestDynamoContinuesHandMadeItem(t *testing.T) {
+	d, client := newDynamo(t, counter.DynamoOptions{Start: 1000})
+	ctx := context.Background()
+	_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(d.Options().Table),
+		Item: map[string]types.AttributeValue{
+			"id":    &types.AttributeValueMemberS{Value: "visitors"},
+			"count": &types.AttributeValueMemberN{Value: "41"},
+			"note":  &types.AttributeValueMemberS{Value: "made by hand"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Increment(ctx, "visitors"); err != nil || n != 42 {
+		t.Fatalf("Increment = %d, %v; want 42 (Start must never replace an existing count)", n, err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(d.Options().Table),
+		Key:       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "visitors"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note, _ := out.Item["note"].(*types.AttributeValueMemberS); note == nil || note.Value != "made by hand" {
+		t.Fatalf("other attributes of the item were not kept: %v", out.Item)
+	}
+}
+
+func TestDynamoStart(t *testing.T) {
+	d, _ := newDynamo(t, counter.DynamoOptions{Start: 5000})
+	ctx := context.Background()
+	if n, err := d.Count(ctx, "visitors"); err != nil || n != 5000 {
+		t.Fatalf("Count of a new key = %d, %v; want Start 5000", n, err)
+	}
+	if n, err := d.Increment(ctx, "visitors"); err != nil || n != 5001 {
+		t.Fatalf("first Increment = %d, %v; want 5001", n, err)
+	}
+	if n, err := d.Add(ctx, "visitors", 9); err != nil || n != 5010 {
+		t.Fatalf("Add(9) = %d, %v; want 5010", n, err)
+	}
+}
+
+func TestDynamoNotANumberIsNeverOverwritten(t *testing.T) {
+	d, client := newDynamo(t, counter.DynamoOptions{})
+	ctx := context.Background()
+	table := d.Options().Table
+	_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			"id":    &types.AttributeValueMemberS{Value: "visitors"},
+			"count": &types.AttributeValueMemberS{Value: "12"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Increment(ctx, "visitors")
+	if !errors.Is(err, counter.ErrNotANumber) {
+		t.Fatalf("Increment of a string count: error = %v, want ErrNotANumber", err)
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		t.Errorf("error %v does not wrap the SDK's ConditionalCheckFailedException", err)
+	}
+	if _, err := d.Count(ctx, "visitors"); !errors.Is(err, counter.ErrNotANumber) {
+		t.Errorf("Count of a string count: error = %v, want ErrNotANumber", err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table),
+		Key:       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "visitors"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := out.Item["count"].(*types.AttributeValueMemberS); s == nil || s.Value != "12" {
+		t.Fatalf("the string count was changed: %#v", out.Item["count"])
+	}
+}
+
+func TestDynamoMissingTable(t *testing.T) {
+	client := testenv.Dynalite(t)
+	d := counter.NewDynamo(client, counter.DynamoOptions{Table: "no-such-table"})
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"Increment": func() error { _, err := d.Increment(ctx, "visitors"); return err },
+		"Count":     func() error { _, err := d.Count(ctx, "visitors"); return err },
+	} {
+		err := call()
+		var rnf *types.ResourceNotFoundException
+		if !errors.As(err, &rnf) {
+			t.Errorf("%s on a missing table: error = %v, want ResourceNotFoundException", name, err)
+			continue
+		}
+		for _, part := range []string{"counter:", `"visitors"`, `"no-such-table"`} {
+			if !strings.Contains(err.Error(), part) {
+				t.Errorf("%s error %q does not name %s", name, err, part)
+			}
+		}
+	}
+}
+
+func TestDynamoTimeout(t *testing.T) {
+	// A server that accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns sync.WaitGroup
+	stop := make(chan struct{})
+	defer func() { close(stop); conns.Wait() }()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { defer conns.Done(); <-stop; c.Close() }()
+		}
+	}()
+	d := counter.NewDynamo(testenv.DynamoClient("http://"+ln.Addr().String()), counter.DynamoOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = d.Increment(ctx, "visitors")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Increment against a hung server: error = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// fakeDynamo records requests and answers with canned outputs.
+type fakeDynamo struct {
+	updates []*dynamodb.UpdateItemInput
+	gets    []*dynamodb.GetItemInput
+	optFns  [][]func(*dynamodb.Options)
+	out     map[string]types.AttributeValue
+	err     error
+}
+
+func (f *fakeDynamo) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.updates = append(f.updates, in)
+	f.optFns = append(f.optFns, optFns)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &dynamodb.UpdateItemOutput{Attributes: f.out}, nil
+}
+
+func (f *fakeDynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	f.gets = append(f.gets, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &dynamodb.GetItemOutput{Item: f.out}, nil
+}
+
+func n(v string) *types.AttributeValueMemberN { return &types.AttributeValueMemberN{Value: v} }
+func s(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
+
+func TestDynamoRequest(t *testing.T) {
+	f := &fakeDynamo{out: map[string]types.AttributeValue{"views": n("7")}}
+	d := counter.NewDynamo(f, counter.DynamoOptions{Table: "stats", PartitionKey: "pk", CountAttribute: "views", Start: 100})
+	got, err := d.Increment(context.Background(), "home")
+	if err != nil || got != 7 {
+		t.Fatalf("Increment = %d, %v; want 7", got, err)
+	}
+	if len(f.updates) != 1 {
+		t.Fatalf("%d UpdateItem calls, want 1", len(f.updates))
+	}
+	in := f.updates[0]
+	check := func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", what, got, want)
+		}
+	}
+	check("TableName", aws.ToString(in.TableName), "stats")
+	check("Key", in.Key, map[string]types.AttributeValue{"pk": s("home")})
+	check("UpdateExpression", aws.ToString(in.UpdateExpression), "SET #c = if_not_exists(#c, :start) + :n")
+	check("ConditionExpression", aws.ToString(in.ConditionExpression), "attribute_not_exists(#c) OR attribute_type(#c, :type)")
+	check("ExpressionAttributeNames", in.ExpressionAttributeNames, map[string]string{"#c": "views"})
+	check("ExpressionAttributeValues", in.ExpressionAttributeValues, map[string]types.AttributeValue{":n": n("1"), ":start": n("100"), ":type": s("N")})
+	check("ReturnValues", in.ReturnValues, types.ReturnValueUpdatedNew)
+
+	if _, err := d.Add(context.Background(), "home", 12); err != nil {
+		t.Fatal(err)
+	}
+	check("Add's :n", f.updates[1].ExpressionAttributeValues[":n"], n("12"))
+	check("Increment's :n after Add", f.updates[0].ExpressionAttributeValues[":n"], n("1"))
+
+	d2 := counter.NewDynamo(f, counter.DynamoOptions{ConsistentRead: true})
+	if _, err := d2.Count(context.Background(), "visitors"); err != nil {
+		t.Fatal(err)
+	}
+	g := f.gets[0]
+	check("GetItem TableName", aws.ToString(g.TableName), "cloud-resume-stats")
+	check("GetItem Key", g.Key, map[string]types.AttributeValue{"id": s("visitors")})
+	check("ProjectionExpression", aws.ToString(g.ProjectionExpression), "#c")
+	check("GetItem names", g.ExpressionAttributeNames, map[string]string{"#c": "count"})
+	check("ConsistentRead", aws.ToBool(g.ConsistentRead), true)
+}
+
+func TestDynamoInvalidInputWritesNothing(t *testing.T) {
+	f := &fakeDynamo{}
+	d := counter.NewDynamo(f, counter.DynamoOptions{})
+	ctx := context.Background()
+	for _, k := range []string{"", "a b", strings.Repeat("x", 200)} {
+		if _, err := d.Increment(ctx, k); !errors.Is(err, counter.ErrInvalidKey) {
+			t.Errorf("Increment(%q) = %v, want ErrInvalidKey", k, err)
+		}
+	}
+	if _, err := d.Add(ctx, "visitors", 0); err == nil {
+		t.Error("Add(0) succeeded")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := d.Increment(cctx, "visitors"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Increment with canceled context = %v", err)
+	}
+	if len(f.updates)+len(f.gets) != 0 {
+		t.Fatalf("invalid input reached DynamoDB: %d updates, %d gets", len(f.updates), len(f.gets))
+	}
+}
+
+func TestDynamoBadResponse(t *testing.T) {
+	for name, out := range map[string]map[string]types.AttributeValue{
+		"missing":  {},
+		"string":   {"count": s("1")},
+		"notint":   {"count": n("1.5")},
+		"overflow": {"count": n("99999999999999999999")},
+	} {
+		f := &fakeDynamo{out: out}
+		d := counter.NewDynamo(f, counter.DynamoOptions{})
+		if got, err := d.Increment(context.Background(), "visitors"); err == nil {
+			t.Errorf("%s: Increment = %d, want an error", name, got)
+		}
+	}
+}
+
+// apiErr is an API error as the SDK's deserializers return them.
+type apiErr struct{ code string }
+
+func (e apiErr) Error() string                 { return e.code }
+func (e apiErr) ErrorCode() string             { return e.code }
+func (e apiErr) ErrorMessage() string          { return e.code }
+func (e apiErr) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }
+
+// TestRetryPolicy checks which errors each policy lets the client retry, on
+// the retryer the store installs for its UpdateItem calls.
+func TestRetryPolicy(t *testing.T) {
+	errs := map[string]error{
+		"throttled":       &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")},
+		"throttling":      apiErr{"ThrottlingException"},
+		"refused":         &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")},
+		"dns":             &net.DNSError{Err: "no such host", Name: "dynamodb", IsTemporary: true},
+		"reset":           &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")},
+		"internal":        apiErr{"InternalServerError"},
+		"timeout-code":    apiErr{"RequestTimeout"},
+		"conditional":     &types.ConditionalCheckFailedException{},
+		"validation":      apiErr{"ValidationException"},
+		"wrapped-refused": fmt.Errorf("send: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}),
+	}
+	sdkRetries := map[string]bool{"throttled": true, "throttling": true, "refused": true, "dns": true, "reset": true,
+		"internal": false, "timeout-code": true, "wrapped-refused": true}
+	want := map[counter.RetryPolicy]map[string]bool{
+		counter.RetrySDK:    sdkRetries,
+		counter.RetryUnsent: {"throttled": true, "throttling": true, "refused": true, "dns": true, "wrapped-refused": true},
+		counter.RetryNever:  {},
+	}
+	for policy, retried := range want {
+		f := &fakeDynamo{out: map[string]types.AttributeValue{"count": n("1")}}
+		if _, err := counter.NewDynamo(f, counter.DynamoOptions{Retry: policy}).Increment(context.Background(), "v"); err != nil {
+			t.Fatal(err)
+		}
+		o := dynamodb.Options{Retryer: retry.NewStandard()}
+		for _, fn := range f.optFns[0] {
+			fn(&o)
+		}
+		for name, err := range errs {
+			base := retry.NewStandard().IsErrorRetryable(err)
+			if base != sdkRetries[name] {
+				t.Fatalf("test table is stale: SDK retries %s = %v", name, base)
+			}
+			canRetry := o.Retryer.IsErrorRetryable(err) && o.Retryer.MaxAttempts() > 1
+			if canRetry != retried[name] {
+				t.Errorf("policy %d: retry after %s = %v, want %v", policy, name, canRetry, retried[name])
+			}
+		}
+	}
+}

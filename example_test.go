@@ -1,0 +1,65 @@
+package counter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/resumecounter/counter"
+)
+
+func ExampleMemory() {
+	store := counter.NewMemory()
+	ctx := context.Background()
+	for range 3 {
+		n, _ := store.Increment(ctx, "visitors")
+		fmt.Println("visit", n)
+	}
+	n, _ := store.Count(ctx, "visitors") // reading does not count
+	fmt.Println("count", n)
+	// Output:
+	// visit 1
+	// visit 2
+	// visit 3
+	// count 3
+}
+
+func ExampleMemory_Add() {
+	store := counter.NewMemory()
+	n, _ := store.Add(context.Background(), "visitors", 1200) // carry over an old count
+	fmt.Println(n)
+	// Output: 1200
+}
+
+func ExampleCheckKey() {
+	for _, key := range []string{"visitors", "page:about", "../etc", ""} {
+		fmt.Println(key, errors.Is(counter.CheckKey(key), counter.ErrInvalidKey))
+	}
+	// Output:
+	// visitors false
+	// page:about false
+	// ../etc true
+	//  true
+}
+
+// The zero DynamoOptions use the Cloud Resume Challenge schema: table
+// cloud-resume-stats, partition key id, number attribute count.
+func ExampleNewDynamo() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx) // region and credentials from the environment
+	if err != nil {
+		panic(err)
+	}
+	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{
+		Start: 1234,                // count already shown by the counter this one replaces
+		Retry: counter.RetryUnsent, // never count a visit twice after an ambiguous failure
+	})
+	n, err := store.Increment(ctx, "visitors")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(n)
+}
