@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/cors"
+
+	"github.com/resumecounter/counter/internal/deadline"
 )
 
 // HandlerOptions configures [JSONHandler] and [BadgeHandler]. The zero value
@@ -435,9 +437,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	if h.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.timeout)
-		defer cancel()
+		// Like context.WithTimeout, without arming a timer for stores
+		// that never wait on ctx.Done (Memory).
+		dc := deadline.New(ctx, h.timeout)
+		defer dc.Cancel()
+		ctx = dc
 	}
 	var n int64
 	var err error

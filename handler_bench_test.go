@@ -1,0 +1,136 @@
+package counter_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/resumecounter/counter"
+)
+
+// benchWriter is a ResponseWriter that keeps nothing, so benchmarks measure
+// the handlers rather than a recorder. Both sides of a comparison use it.
+type benchWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *benchWriter) Header() http.Header { return w.h }
+func (w *benchWriter) WriteHeader(s int)   { w.status = s }
+func (w *benchWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+func (w *benchWriter) reset() { clear(w.h); w.status, w.n = 0, 0 }
+
+// bareHandler writes body with the headers a minimal hand-written counter
+// endpoint sets: the baseline the handlers are measured against.
+func bareHandler(contentType string, body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.Write(body)
+	})
+}
+
+// benchAgainst measures h over b.N requests (ns/op and allocs/op are h's)
+// and base over as many in the same run, and reports h's time as a multiple
+// of base's ("x-bare") and base's own ns/op.
+func benchAgainst(b *testing.B, h, base http.Handler, r *http.Request) {
+	b.Helper()
+	w := &benchWriter{h: make(http.Header)}
+	for range 100 { // warm the pools and the key
+		h.ServeHTTP(w, r)
+		w.reset()
+		base.ServeHTTP(w, r)
+		w.reset()
+	}
+	start := time.Now()
+	for range b.N {
+		base.ServeHTTP(w, r)
+		w.reset()
+	}
+	bare := time.Since(start)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		h.ServeHTTP(w, r)
+		w.reset()
+	}
+	b.StopTimer()
+	if w.status != 0 {
+		b.Fatalf("writer not reset")
+	}
+	b.ReportMetric(float64(b.Elapsed())/float64(bare), "x-bare")
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
+}
+
+// capture returns the body and Content-Type h answers to r.
+func capture(b *testing.B, h http.Handler, r *http.Request) ([]byte, string) {
+	b.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		b.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	return w.Body.Bytes(), w.Header().Get("Content-Type")
+}
+
+// BenchmarkJSONHandler counts a visit over the memory store through
+// JSONHandler, against a bare handler writing the same bytes.
+//
+//	go test -run '^$' -bench 'Handler$' -benchtime 1s .
+func BenchmarkJSONHandler(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts counter.HandlerOptions
+	}{
+		{"default", counter.HandlerOptions{}},
+		{"no-timeout", counter.HandlerOptions{Timeout: -1}},
+		{"cors", counter.HandlerOptions{AllowedOrigins: []string{"https://me.example"}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := counter.JSONHandler(counter.NewMemory(), bc.opts)
+			r := httptest.NewRequest("GET", "/count", nil)
+			r.Header.Set("Origin", "https://me.example")
+			body, ct := capture(b, h, r)
+			benchAgainst(b, h, bareHandler(ct, body), r)
+		})
+	}
+}
+
+// BenchmarkBadgeHandler counts a visit through BadgeHandler, against a bare
+// handler writing the badge's bytes ("x-bare") and against one that draws
+// the same badge with Badge.AppendSVG on every request ("x-render" in the
+// render sub-benchmark), which isolates the handler's own cost.
+//
+//	go test -run '^$' -bench 'Handler$' -benchtime 1s .
+func BenchmarkBadgeHandler(b *testing.B) {
+	h := counter.BadgeHandler(counter.NewMemory(), counter.HandlerOptions{})
+	r := httptest.NewRequest("GET", "/count", nil)
+	body, ct := capture(b, h, r)
+	b.Run("bytes", func(b *testing.B) {
+		benchAgainst(b, h, bareHandler(ct, body), r)
+	})
+	b.Run("render", func(b *testing.B) {
+		var n int64 = 1e6
+		bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n++
+			msg := string(counter.AppendNumber(nil, n, counter.FormatGrouped))
+			svg := counter.Badge{Label: "visitors", Message: msg, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}.AppendSVG(nil)
+			h := w.Header()
+			h.Set("Content-Type", ct)
+			h.Set("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0")
+			h.Set("X-Content-Type-Options", "nosniff")
+			w.Write(svg)
+		})
+		benchAgainst(b, h, bare, r)
+	})
+}
