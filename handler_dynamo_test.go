@@ -106,11 +106,12 @@ func TestHandlersOverHungDynamo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	var conns sync.WaitGroup
 	stop := make(chan struct{})
-	defer func() { close(stop); conns.Wait() }()
+	defer func() { ln.Close(); close(stop); conns.Wait() }()
+	conns.Add(1)
 	go func() {
+		defer conns.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
