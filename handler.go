@@ -527,10 +527,10 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 	switch {
 	case errors.Is(err, ErrInvalidKey):
 		p = errBadKey // a store with stricter key rules than CheckKey
-	case r.Context().Err() != nil:
+	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client went away; nobody reads the answer.
 		logger.LogAttrs(ctx, slog.LevelDebug, "counter: client gone", slog.String("key", key), slog.String("op", op), slog.Any("err", err))
-	case ctx.Err() != nil:
+	case ctx.Err() != nil: // Timeout, or the request's own deadline (Lambda's, say)
 		p = errTimeout
 		logger.LogAttrs(ctx, slog.LevelError, "counter: store timed out", slog.String("key", key), slog.String("op", op),
 			slog.Duration("timeout", h.timeout), slog.Any("err", err))

@@ -38,7 +38,7 @@ func TestHandlersInBrowser(t *testing.T) {
 	foreign := strings.Replace(pages.URL, "127.0.0.1", "localhost", 1)
 
 	store := counter.NewMemory()
-	logger, logs := logBuffer()
+	logger, logs := newLogBuffer()
 	opts := counter.HandlerOptions{AllowedOrigins: []string{allowed}, Logger: logger}
 	mux := http.NewServeMux()
 	mux.Handle("/api/{key}", counter.JSONHandler(store, opts))
@@ -88,15 +88,15 @@ func TestHandlersInBrowser(t *testing.T) {
 		if len(r.Fetches) != 3 {
 			t.Fatalf("%s: %d fetches, want 3", r.Origin, len(r.Fetches))
 		}
-		get, post, read := r.Fetches[0], r.Fetches[1], r.Fetches[2]
+		first, post, read := r.Fetches[0], r.Fetches[1], r.Fetches[2]
 		if i == 0 {
 			for _, f := range r.Fetches {
 				if !f.OK || f.Status != 200 || f.Type != "number" || f.Count < 1 {
 					t.Errorf("%s: fetch %s from the allowed origin: %+v", r.Origin, f.Name, f)
 				}
 			}
-			if post.Count != get.Count+1 {
-				t.Errorf("preflighted POST counted %d after GET's %d: the preflight counted, or the POST did not", post.Count, get.Count)
+			if post.Count != first.Count+1 {
+				t.Errorf("preflighted POST counted %d after GET's %d: the preflight counted, or the POST did not", post.Count, first.Count)
 			}
 			if read.Count != post.Count {
 				t.Errorf("hit=false read %d after POST's %d", read.Count, post.Count)

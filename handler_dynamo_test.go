@@ -15,8 +15,8 @@ import (
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
-// get fetches url from a real server and returns status and body.
-func get(t *testing.T, url string) (int, string) {
+// getURL fetches url from a real server and returns status and body.
+func getURL(t *testing.T, url string) (int, string) {
 	t.Helper()
 	res, err := http.Get(url)
 	if err != nil {
@@ -34,11 +34,11 @@ func get(t *testing.T, url string) (int, string) {
 // counts under concurrent requests, reads without counting.
 func TestHandlersOverDynamo(t *testing.T) {
 	store, _ := newDynamo(t, counter.DynamoOptions{})
-	logger, logs := logBuffer()
+	logger, logs := newLogBuffer()
 	opts := counter.HandlerOptions{Logger: logger}
-	srv := httptest.NewServer(mount(counter.JSONHandler(store, opts)))
+	srv := httptest.NewServer(mountAPI(counter.JSONHandler(store, opts)))
 	defer srv.Close()
-	badges := httptest.NewServer(mount(counter.BadgeHandler(store, opts)))
+	badges := httptest.NewServer(mountAPI(counter.BadgeHandler(store, opts)))
 	defer badges.Close()
 
 	const workers, each = 8, 10
@@ -67,13 +67,13 @@ func TestHandlersOverDynamo(t *testing.T) {
 	}
 	wg.Wait()
 	want := fmt.Sprintf(`{"key":"home","count":%d}`, workers*each)
-	if code, body := get(t, srv.URL+"/api/home?hit=false"); code != 200 || body != want {
+	if code, body := getURL(t, srv.URL+"/api/home?hit=false"); code != 200 || body != want {
 		t.Errorf("read: %d %s, want %s", code, body, want)
 	}
-	if code, body := get(t, srv.URL+"/api/home?format=shields"); code != 200 || !strings.Contains(body, `"message":"80"`) {
+	if code, body := getURL(t, srv.URL+"/api/home?format=shields"); code != 200 || !strings.Contains(body, `"message":"80"`) {
 		t.Errorf("shields: %d %s", code, body)
 	}
-	if code, body := get(t, srv.URL+"/api/never?hit=false"); code != 200 || body != `{"key":"never","count":0}` {
+	if code, body := getURL(t, srv.URL+"/api/never?hit=false"); code != 200 || body != `{"key":"never","count":0}` {
 		t.Errorf("read of a key never counted: %d %s", code, body)
 	}
 	if logs.String() != "" {
@@ -85,10 +85,10 @@ func TestHandlersOverDynamo(t *testing.T) {
 // error reaches the log.
 func TestHandlersOverMissingTable(t *testing.T) {
 	store := counter.NewDynamo(testenv.Dynalite(t), counter.DynamoOptions{Table: "no-such-table"})
-	logger, logs := logBuffer()
-	srv := httptest.NewServer(mount(counter.JSONHandler(store, counter.HandlerOptions{Logger: logger})))
+	logger, logs := newLogBuffer()
+	srv := httptest.NewServer(mountAPI(counter.JSONHandler(store, counter.HandlerOptions{Logger: logger})))
 	defer srv.Close()
-	code, body := get(t, srv.URL+"/api/home")
+	code, body := getURL(t, srv.URL+"/api/home")
 	if code != 503 || body != `{"error":"unavailable"}` {
 		t.Errorf("%d %s, want 503 {\"error\":\"unavailable\"}", code, body)
 	}
@@ -123,15 +123,15 @@ func TestHandlersOverHungDynamo(t *testing.T) {
 	}()
 	store := counter.NewDynamo(testenv.DynamoClient("http://"+ln.Addr().String()), counter.DynamoOptions{})
 	for _, badge := range []bool{false, true} {
-		logger, logs := logBuffer()
+		logger, logs := newLogBuffer()
 		opts := counter.HandlerOptions{Timeout: 200 * time.Millisecond, Logger: logger}
 		h := counter.JSONHandler(store, opts)
 		if badge {
 			h = counter.BadgeHandler(store, opts)
 		}
-		srv := httptest.NewServer(mount(h))
+		srv := httptest.NewServer(mountAPI(h))
 		start := time.Now()
-		code, body := get(t, srv.URL+"/api/home")
+		code, body := getURL(t, srv.URL+"/api/home")
 		elapsed := time.Since(start)
 		srv.Close()
 		if code != http.StatusGatewayTimeout {

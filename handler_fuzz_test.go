@@ -40,7 +40,7 @@ func FuzzHandlerQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, query, inm, origin string, method uint8, badge bool) {
 		m := counter.NewMemory()
 		m.Add(context.Background(), "visitors", 41)
-		logger, _ := logBuffer()
+		logger, _ := newLogBuffer()
 		opts := counter.HandlerOptions{AllowedOrigins: []string{"https://me.example"}, Logger: logger}
 		h := counter.JSONHandler(m, opts)
 		if badge {
@@ -82,7 +82,7 @@ func FuzzHandlerQuery(f *testing.F) {
 			if ct := w.Header().Get("Content-Type"); ct != "image/svg+xml" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			if err := svgError(w.Body.Bytes()); err != nil {
+			if err := svgWellFormedErr(w.Body.Bytes()); err != nil {
 				t.Errorf("query %q: broken SVG: %v\n%s", query, err, w.Body)
 			}
 		} else {

@@ -19,18 +19,18 @@ import (
 	"github.com/resumecounter/counter"
 )
 
-// secret is the text of store errors; it must reach the log, never a body.
-const secret = "dynamodb: AccessDenied for arn:aws:iam::123456789012:role/secret"
+// storeSecret is the text of store errors; it must reach the log, never a body.
+const storeSecret = "dynamodb: AccessDenied for arn:aws:iam::123456789012:role/secret"
 
 // failingStore fails every call with an internal error.
 type failingStore struct{}
 
 func (failingStore) Increment(context.Context, string) (int64, error) {
-	return 0, fmt.Errorf("counter: increment: %w", errors.New(secret))
+	return 0, fmt.Errorf("counter: increment: %w", errors.New(storeSecret))
 }
 
 func (failingStore) Count(context.Context, string) (int64, error) {
-	return 0, fmt.Errorf("counter: count: %w", errors.New(secret))
+	return 0, fmt.Errorf("counter: count: %w", errors.New(storeSecret))
 }
 
 // hangingStore answers only when the context ends, as a store whose
@@ -53,8 +53,8 @@ func (s incrementOnly) Increment(ctx context.Context, key string) (int64, error)
 	return s.inc.Increment(ctx, key)
 }
 
-// countOf reads key from m without counting.
-func countOf(t *testing.T, m *counter.Memory, key string) int64 {
+// memCount reads key from m without counting.
+func memCount(t *testing.T, m *counter.Memory, key string) int64 {
 	t.Helper()
 	n, err := m.Count(context.Background(), key)
 	if err != nil {
@@ -63,16 +63,16 @@ func countOf(t *testing.T, m *counter.Memory, key string) int64 {
 	return n
 }
 
-// mount serves h on /api/{key} and /count (the default key), as users do.
-func mount(h http.Handler) *http.ServeMux {
+// mountAPI serves h on /api/{key} and /count (the default key), as users do.
+func mountAPI(h http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/{key}", h)
 	mux.Handle("/count", h)
 	return mux
 }
 
-// serve sends one request through h and returns the recorded response.
-func serve(t *testing.T, h http.Handler, method, target string, header http.Header) *httptest.ResponseRecorder {
+// serveHandler sends one request through h and returns the recorded response.
+func serveHandler(t *testing.T, h http.Handler, method, target string, header http.Header) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(method, target, nil)
 	for k, v := range header {
@@ -83,31 +83,31 @@ func serve(t *testing.T, h http.Handler, method, target string, header http.Head
 	return w
 }
 
-// logBuffer returns a logger that writes JSON lines to the returned buffer.
-func logBuffer() (*slog.Logger, *syncBuffer) {
-	var buf syncBuffer
+// newLogBuffer returns a logger that writes JSON lines to the returned buffer.
+func newLogBuffer() (*slog.Logger, *lockedBuffer) {
+	var buf lockedBuffer
 	return slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
-type syncBuffer struct {
+type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-// checkCommon checks what every response carries, whatever its status.
-func checkCommon(t *testing.T, w *httptest.ResponseRecorder, badge bool, method string) {
+// checkResponseBasics checks what every response carries, whatever its status.
+func checkResponseBasics(t *testing.T, w *httptest.ResponseRecorder, badge bool, method string) {
 	t.Helper()
 	if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
@@ -130,7 +130,7 @@ func checkCommon(t *testing.T, w *httptest.ResponseRecorder, badge bool, method 
 			t.Errorf("Content-Security-Policy = %q, want one forbidding scripts", csp)
 		}
 		if method != http.MethodHead {
-			checkSVG(t, w.Body.Bytes())
+			checkSVGWellFormed(t, w.Body.Bytes())
 		}
 	} else {
 		if ct != "application/json; charset=utf-8" {
@@ -145,16 +145,16 @@ func checkCommon(t *testing.T, w *httptest.ResponseRecorder, badge bool, method 
 	}
 }
 
-// checkSVG checks that body is a well-formed XML document whose root is an
+// checkSVGWellFormed checks that body is a well-formed XML document whose root is an
 // SVG element with a width.
-func checkSVG(t *testing.T, body []byte) {
+func checkSVGWellFormed(t *testing.T, body []byte) {
 	t.Helper()
-	if err := svgError(body); err != nil {
+	if err := svgWellFormedErr(body); err != nil {
 		t.Errorf("broken SVG: %v\n%s", err, body)
 	}
 }
 
-func svgError(body []byte) error {
+func svgWellFormedErr(body []byte) error {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	root := true
 	for {
@@ -279,12 +279,12 @@ func TestJSONHandler(t *testing.T) {
 			if tt.store != nil {
 				store = tt.store(m)
 			}
-			logger, _ := logBuffer()
+			logger, _ := newLogBuffer()
 			if tt.opts.Logger == nil {
 				tt.opts.Logger = logger
 			}
-			h := mount(counter.JSONHandler(store, tt.opts))
-			w := serve(t, h, tt.method, tt.target, tt.header)
+			h := mountAPI(counter.JSONHandler(store, tt.opts))
+			w := serveHandler(t, h, tt.method, tt.target, tt.header)
 			if w.Code != tt.wantCode {
 				t.Errorf("status %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
 			}
@@ -302,16 +302,16 @@ func TestJSONHandler(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", k, got, want)
 				}
 			}
-			checkCommon(t, w, false, tt.method)
-			key := cmpOr(tt.wantKey, "visitors")
-			if got := countOf(t, m, key); got != tt.wantCount {
+			checkResponseBasics(t, w, false, tt.method)
+			key := orDefault(tt.wantKey, "visitors")
+			if got := memCount(t, m, key); got != tt.wantCount {
 				t.Errorf("count of %q after the request = %d, want %d", key, got, tt.wantCount)
 			}
 		})
 	}
 }
 
-func cmpOr(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
@@ -319,7 +319,7 @@ func cmpOr(s, def string) string {
 }
 
 // badge is the badge the handler should draw with default options.
-func badge(message string, edit ...func(*counter.Badge)) *counter.Badge {
+func wantBadge(message string, edit ...func(*counter.Badge)) *counter.Badge {
 	b := &counter.Badge{Label: "visitors", Message: message, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
 	for _, e := range edit {
 		e(b)
@@ -327,11 +327,11 @@ func badge(message string, edit ...func(*counter.Badge)) *counter.Badge {
 	return b
 }
 
-func errBadge(message string) *counter.Badge {
-	return badge(message, func(b *counter.Badge) { b.Color = "lightgrey" })
+func wantErrBadge(message string) *counter.Badge {
+	return wantBadge(message, func(b *counter.Badge) { b.Color = "lightgrey" })
 }
 
-func grouped(n int64) string { return string(counter.AppendNumber(nil, n, counter.FormatGrouped)) }
+func groupedCount(n int64) string { return string(counter.AppendNumber(nil, n, counter.FormatGrouped)) }
 
 func TestBadgeHandler(t *testing.T) {
 	tests := []struct {
@@ -346,53 +346,53 @@ func TestBadgeHandler(t *testing.T) {
 		wantCount int64
 	}{
 		{name: "GET counts", method: "GET", target: "/api/visitors", wantCode: 200,
-			want: badge(grouped(1234)), wantCache: "no-cache, no-store, must-revalidate, max-age=0", wantCount: 1234},
+			want: wantBadge(groupedCount(1234)), wantCache: "no-cache, no-store, must-revalidate, max-age=0", wantCount: 1234},
 		{name: "hit=false reads", method: "GET", target: "/api/visitors?hit=false", wantCode: 200,
-			want: badge(grouped(1233)), wantCache: "no-cache", wantCount: 1233},
+			want: wantBadge(groupedCount(1233)), wantCache: "no-cache", wantCount: 1233},
 		{name: "HEAD", method: "HEAD", target: "/api/visitors", wantCode: 200, wantCache: "no-cache", wantCount: 1233},
 		{name: "OPTIONS", method: "OPTIONS", target: "/api/visitors", wantCode: 204, wantCount: 1233},
-		{name: "PATCH", method: "PATCH", target: "/api/visitors", wantCode: 405, want: errBadge("method not allowed"), wantCount: 1233},
+		{name: "PATCH", method: "PATCH", target: "/api/visitors", wantCode: 405, want: wantErrBadge("method not allowed"), wantCount: 1233},
 		{name: "label", method: "GET", target: "/api/visitors?label=page+views", wantCode: 200,
-			want: badge(grouped(1234), func(b *counter.Badge) { b.Label = "page views" }), wantCount: 1234},
+			want: wantBadge(groupedCount(1234), func(b *counter.Badge) { b.Label = "page views" }), wantCount: 1234},
 		{name: "label with markup", method: "GET", target: "/api/visitors?label=%3Cscript%3Ea%26b%3C%2Fscript%3E", wantCode: 200,
-			want: badge(grouped(1234), func(b *counter.Badge) { b.Label = "<script>a&b</script>" }), wantCount: 1234},
+			want: wantBadge(groupedCount(1234), func(b *counter.Badge) { b.Label = "<script>a&b</script>" }), wantCount: 1234},
 		{name: "unicode label", method: "GET", target: "/api/visitors?label=Besucher%C2%B7%E2%9C%93", wantCode: 200,
-			want: badge(grouped(1234), func(b *counter.Badge) { b.Label = "Besucher·✓" }), wantCount: 1234},
+			want: wantBadge(groupedCount(1234), func(b *counter.Badge) { b.Label = "Besucher·✓" }), wantCount: 1234},
 		{name: "empty label", method: "GET", target: "/api/visitors?label=", wantCode: 200,
-			want: badge(grouped(1234), func(b *counter.Badge) { b.Label = "" }), wantCount: 1234},
+			want: wantBadge(groupedCount(1234), func(b *counter.Badge) { b.Label = "" }), wantCount: 1234},
 		{name: "colours and style", method: "GET", target: "/api/visitors?color=brightgreen&labelColor=%23abc&style=for-the-badge",
-			wantCode: 200, want: badge(grouped(1234), func(b *counter.Badge) {
+			wantCode: 200, want: wantBadge(groupedCount(1234), func(b *counter.Badge) {
 				b.Color, b.LabelColor, b.Style = "brightgreen", "#abc", counter.StyleForTheBadge
 			}), wantCount: 1234},
 		{name: "hex colour without #", method: "GET", target: "/api/visitors?color=ff8800", wantCode: 200,
-			want: badge(grouped(1234), func(b *counter.Badge) { b.Color = "ff8800" }), wantCount: 1234},
+			want: wantBadge(groupedCount(1234), func(b *counter.Badge) { b.Color = "ff8800" }), wantCount: 1234},
 		{name: "options", opts: counter.HandlerOptions{Label: "views", Color: "green", LabelColor: "red", Style: counter.StylePlastic, NumberFormat: counter.FormatPlain},
 			method: "GET", target: "/api/visitors", wantCode: 200, want: &counter.Badge{Label: "views", Message: "1234", Color: "green", LabelColor: "red", Style: counter.StylePlastic},
 			wantCount: 1234},
 		{name: "metric numbers", opts: counter.HandlerOptions{NumberFormat: counter.FormatMetric}, method: "GET", target: "/api/visitors", wantCode: 200,
-			want: badge(string(counter.AppendNumber(nil, 1234, counter.FormatMetric))), wantCount: 1234},
+			want: wantBadge(string(counter.AppendNumber(nil, 1234, counter.FormatMetric))), wantCount: 1234},
 		{name: "label too long", method: "GET", target: "/api/visitors?label=" + strings.Repeat("a", 65), wantCode: 400,
-			want: errBadge("invalid badge parameter"), wantCount: 1233},
+			want: wantErrBadge("invalid badge parameter"), wantCount: 1233},
 		{name: "label with a control character", method: "GET", target: "/api/visitors?label=a%00b", wantCode: 400,
-			want: errBadge("invalid badge parameter"), wantCount: 1233},
-		{name: "label not UTF-8", method: "GET", target: "/api/visitors?label=%FF", wantCode: 400, want: errBadge("invalid badge parameter"), wantCount: 1233},
-		{name: "unknown colour", method: "GET", target: "/api/visitors?color=%22%3E%3Cscript%3E", wantCode: 400, want: errBadge("invalid badge parameter"), wantCount: 1233},
+			want: wantErrBadge("invalid badge parameter"), wantCount: 1233},
+		{name: "label not UTF-8", method: "GET", target: "/api/visitors?label=%FF", wantCode: 400, want: wantErrBadge("invalid badge parameter"), wantCount: 1233},
+		{name: "unknown colour", method: "GET", target: "/api/visitors?color=%22%3E%3Cscript%3E", wantCode: 400, want: wantErrBadge("invalid badge parameter"), wantCount: 1233},
 		{name: "unknown label colour", method: "GET", target: "/api/visitors?labelColor=url(x)", wantCode: 400, wantCount: 1233},
 		{name: "unknown style", method: "GET", target: "/api/visitors?style=fancy", wantCode: 400, wantCount: 1233},
 		{name: "format is not a badge parameter", method: "GET", target: "/api/visitors?format=shields", wantCode: 200, wantCount: 1234},
-		{name: "invalid key", method: "GET", target: "/api/-x", wantCode: 400, want: errBadge("invalid key"), wantCount: 1233},
+		{name: "invalid key", method: "GET", target: "/api/-x", wantCode: 400, want: wantErrBadge("invalid key"), wantCount: 1233},
 		{name: "invalid key keeps the label", method: "GET", target: "/api/-x?label=hits", wantCode: 400,
-			want: badge("invalid key", func(b *counter.Badge) { b.Label, b.Color = "hits", "lightgrey" }), wantCount: 1233},
+			want: wantBadge("invalid key", func(b *counter.Badge) { b.Label, b.Color = "hits", "lightgrey" }), wantCount: 1233},
 		{name: "unknown key", opts: counter.HandlerOptions{Keys: []string{"visitors"}}, method: "GET", target: "/api/x",
-			wantCode: 404, want: errBadge("unknown key"), wantCount: 1233},
+			wantCode: 404, want: wantErrBadge("unknown key"), wantCount: 1233},
 		{name: "failing store", store: failingStore{}, method: "GET", target: "/api/visitors", wantCode: 503,
-			want: errBadge("unavailable"), wantCache: "no-cache, no-store, must-revalidate, max-age=0", wantCount: 1233},
+			want: wantErrBadge("unavailable"), wantCache: "no-cache, no-store, must-revalidate, max-age=0", wantCount: 1233},
 		{name: "failing store keeps the label", store: failingStore{}, method: "GET", target: "/api/visitors?label=views", wantCode: 503,
-			want: badge("unavailable", func(b *counter.Badge) { b.Label, b.Color = "views", "lightgrey" }), wantCount: 1233},
+			want: wantBadge("unavailable", func(b *counter.Badge) { b.Label, b.Color = "views", "lightgrey" }), wantCount: 1233},
 		{name: "hanging store", opts: counter.HandlerOptions{Timeout: 20 * time.Millisecond}, store: hangingStore{},
-			method: "GET", target: "/api/visitors", wantCode: 504, want: errBadge("timeout"), wantCount: 1233},
+			method: "GET", target: "/api/visitors", wantCode: 504, want: wantErrBadge("timeout"), wantCount: 1233},
 		{name: "hit=false needs a Reader", store: incrementOnly{counter.NewMemory()}, method: "GET", target: "/api/visitors?hit=false",
-			wantCode: 501, want: errBadge("reading without counting is not supported"), wantCount: 1233},
+			wantCode: 501, want: wantErrBadge("reading without counting is not supported"), wantCount: 1233},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -402,8 +402,8 @@ func TestBadgeHandler(t *testing.T) {
 			if tt.store != nil {
 				store = tt.store
 			}
-			tt.opts.Logger, _ = logBuffer()
-			w := serve(t, mount(counter.BadgeHandler(store, tt.opts)), tt.method, tt.target, nil)
+			tt.opts.Logger, _ = newLogBuffer()
+			w := serveHandler(t, mountAPI(counter.BadgeHandler(store, tt.opts)), tt.method, tt.target, nil)
 			if w.Code != tt.wantCode {
 				t.Errorf("status %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
 			}
@@ -417,8 +417,8 @@ func TestBadgeHandler(t *testing.T) {
 					t.Errorf("Cache-Control = %q, want %q", got, tt.wantCache)
 				}
 			}
-			checkCommon(t, w, true, tt.method)
-			if got := countOf(t, m, "visitors"); got != tt.wantCount {
+			checkResponseBasics(t, w, true, tt.method)
+			if got := memCount(t, m, "visitors"); got != tt.wantCount {
 				t.Errorf("count after the request = %d, want %d", got, tt.wantCount)
 			}
 		})
@@ -435,42 +435,42 @@ func TestHandlerETag(t *testing.T) {
 			if badge {
 				h = counter.BadgeHandler(m, counter.HandlerOptions{})
 			}
-			h = mount(h)
+			h = mountAPI(h)
 			m.Increment(context.Background(), "visitors")
-			first := serve(t, h, "GET", "/api/visitors?hit=false", nil)
+			first := serveHandler(t, h, "GET", "/api/visitors?hit=false", nil)
 			etag := first.Header().Get("ETag")
 			if first.Code != 200 || etag == "" || !strings.HasPrefix(etag, `"`) || !strings.HasSuffix(etag, `"`) {
 				t.Fatalf("first read: %d, ETag %q", first.Code, etag)
 			}
 			for _, inm := range []string{etag, "W/" + etag, `"other", ` + etag, "*"} {
-				w := serve(t, h, "GET", "/api/visitors?hit=false", http.Header{"If-None-Match": {inm}})
+				w := serveHandler(t, h, "GET", "/api/visitors?hit=false", http.Header{"If-None-Match": {inm}})
 				if w.Code != http.StatusNotModified {
 					t.Errorf("If-None-Match %s: status %d, want 304", inm, w.Code)
 				}
 				if w.Header().Get("ETag") != etag || w.Header().Get("Cache-Control") != "no-cache" {
 					t.Errorf("304 headers: %v", w.Header())
 				}
-				checkCommon(t, w, badge, "GET")
+				checkResponseBasics(t, w, badge, "GET")
 			}
-			if w := serve(t, h, "HEAD", "/api/visitors", http.Header{"If-None-Match": {etag}}); w.Code != http.StatusNotModified {
+			if w := serveHandler(t, h, "HEAD", "/api/visitors", http.Header{"If-None-Match": {etag}}); w.Code != http.StatusNotModified {
 				t.Errorf("HEAD with matching If-None-Match: %d, want 304", w.Code)
 			}
-			if w := serve(t, h, "GET", "/api/visitors?hit=false", http.Header{"If-None-Match": {`"other"`}}); w.Code != 200 {
+			if w := serveHandler(t, h, "GET", "/api/visitors?hit=false", http.Header{"If-None-Match": {`"other"`}}); w.Code != 200 {
 				t.Errorf("other ETag: %d, want 200", w.Code)
 			}
 			// Counting answers 200 whatever If-None-Match says, and changes the ETag.
-			w := serve(t, h, "GET", "/api/visitors", http.Header{"If-None-Match": {etag}})
+			w := serveHandler(t, h, "GET", "/api/visitors", http.Header{"If-None-Match": {etag}})
 			if w.Code != 200 || w.Header().Get("ETag") != "" {
 				t.Errorf("counting GET with If-None-Match: %d, ETag %q; want 200 and no ETag", w.Code, w.Header().Get("ETag"))
 			}
-			w = serve(t, h, "GET", "/api/visitors?hit=false", http.Header{"If-None-Match": {etag}})
+			w = serveHandler(t, h, "GET", "/api/visitors?hit=false", http.Header{"If-None-Match": {etag}})
 			if w.Code != 200 || w.Header().Get("ETag") == etag {
 				t.Errorf("read after a count: %d, ETag %q (old %q); want 200 and a new ETag", w.Code, w.Header().Get("ETag"), etag)
 			}
 			// A different rendering of the same count is a different ETag.
 			if badge {
-				other := serve(t, h, "GET", "/api/visitors?hit=false&label=views", nil).Header().Get("ETag")
-				plain := serve(t, h, "GET", "/api/visitors?hit=false", nil).Header().Get("ETag")
+				other := serveHandler(t, h, "GET", "/api/visitors?hit=false&label=views", nil).Header().Get("ETag")
+				plain := serveHandler(t, h, "GET", "/api/visitors?hit=false", nil).Header().Get("ETag")
 				if other == plain {
 					t.Errorf("badges with different labels share ETag %s", plain)
 				}
@@ -537,13 +537,13 @@ func TestHandlerCORS(t *testing.T) {
 				if tt.store != nil {
 					store = tt.store
 				}
-				logger, _ := logBuffer()
+				logger, _ := newLogBuffer()
 				opts := counter.HandlerOptions{AllowedOrigins: tt.origins, Logger: logger}
 				h := counter.JSONHandler(store, opts)
 				if badge {
 					h = counter.BadgeHandler(store, opts)
 				}
-				w := serve(t, mount(h), tt.method, tt.target, tt.header)
+				w := serveHandler(t, mountAPI(h), tt.method, tt.target, tt.header)
 				if w.Code != tt.wantCode {
 					t.Errorf("status %d, want %d", w.Code, tt.wantCode)
 				}
@@ -567,8 +567,8 @@ func TestHandlerCORS(t *testing.T) {
 						t.Errorf("Access-Control-Allow-Methods = %q, want GET", got)
 					}
 				}
-				checkCommon(t, w, badge, tt.method)
-				if got := countOf(t, m, "visitors"); got != tt.wantCount {
+				checkResponseBasics(t, w, badge, tt.method)
+				if got := memCount(t, m, "visitors"); got != tt.wantCount {
 					t.Errorf("count %d, want %d", got, tt.wantCount)
 				}
 			})
@@ -588,23 +588,23 @@ func TestHandlerLogsCause(t *testing.T) {
 		wantLog  []string
 	}{
 		{name: "store error", store: failingStore{}, target: "/api/home", wantCode: 503,
-			wantLog: []string{`"level":"ERROR"`, `"msg":"counter: store failed"`, `"key":"home"`, `"op":"increment"`, secret}},
+			wantLog: []string{`"level":"ERROR"`, `"msg":"counter: store failed"`, `"key":"home"`, `"op":"increment"`, storeSecret}},
 		{name: "store error on read", store: failingStore{}, target: "/api/home?hit=false", wantCode: 503,
-			wantLog: []string{`"op":"count"`, secret}},
+			wantLog: []string{`"op":"count"`, storeSecret}},
 		{name: "timeout", store: hangingStore{}, timeout: 30 * time.Millisecond, target: "/api/home", wantCode: 504,
 			wantLog: []string{`"level":"ERROR"`, `"msg":"counter: store timed out"`, `"key":"home"`, `"timeout":30000000`, "deadline exceeded"}},
 	}
 	for _, tt := range tests {
 		for _, badge := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/badge=%v", tt.name, badge), func(t *testing.T) {
-				logger, logs := logBuffer()
+				logger, logs := newLogBuffer()
 				opts := counter.HandlerOptions{Logger: logger, Timeout: tt.timeout}
 				h := counter.JSONHandler(tt.store, opts)
 				if badge {
 					h = counter.BadgeHandler(tt.store, opts)
 				}
 				start := time.Now()
-				w := serve(t, mount(h), "GET", tt.target, nil)
+				w := serveHandler(t, mountAPI(h), "GET", tt.target, nil)
 				if w.Code != tt.wantCode {
 					t.Errorf("status %d, want %d", w.Code, tt.wantCode)
 				}
@@ -616,7 +616,7 @@ func TestHandlerLogsCause(t *testing.T) {
 						t.Errorf("log lacks %s:\n%s", s, logs)
 					}
 				}
-				checkCommon(t, w, badge, "GET")
+				checkResponseBasics(t, w, badge, "GET")
 			})
 		}
 	}
@@ -624,8 +624,8 @@ func TestHandlerLogsCause(t *testing.T) {
 
 // A client that goes away is no store failure: nothing is logged as an error.
 func TestHandlerClientGone(t *testing.T) {
-	logger, logs := logBuffer()
-	h := mount(counter.JSONHandler(hangingStore{}, counter.HandlerOptions{Logger: logger}))
+	logger, logs := newLogBuffer()
+	h := mountAPI(counter.JSONHandler(hangingStore{}, counter.HandlerOptions{Logger: logger}))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := httptest.NewRequest("GET", "/api/visitors", nil).WithContext(ctx)
 	time.AfterFunc(20*time.Millisecond, cancel)
@@ -639,17 +639,34 @@ func TestHandlerClientGone(t *testing.T) {
 	}
 }
 
+// A request whose own context ends first (a Lambda deadline, say) answers
+// 504 and is logged as a timeout, not as a client gone.
+func TestHandlerRequestDeadline(t *testing.T) {
+	logger, logs := newLogBuffer()
+	h := mountAPI(counter.JSONHandler(hangingStore{}, counter.HandlerOptions{Logger: logger}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/visitors", nil).WithContext(ctx))
+	if w.Code != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 504", w.Code)
+	}
+	if !strings.Contains(logs.String(), "store timed out") {
+		t.Errorf("not logged as a timeout:\n%s", logs)
+	}
+}
+
 // Without Logger, the handler logs through slog.Default at the time of the
 // failure.
 func TestHandlerDefaultLogger(t *testing.T) {
-	logger, logs := logBuffer()
-	h := mount(counter.JSONHandler(failingStore{}, counter.HandlerOptions{}))
+	logger, logs := newLogBuffer()
+	h := mountAPI(counter.JSONHandler(failingStore{}, counter.HandlerOptions{}))
 	old := slog.Default()
 	slog.SetDefault(logger)
 	defer slog.SetDefault(old)
-	serve(t, h, "GET", "/api/visitors", nil)
-	if !strings.Contains(logs.String(), secret) {
-		t.Errorf("slog.Default did not get the cause:\n%s", logs)
+	serveHandler(t, h, "GET", "/api/visitors", nil)
+	if !strings.Contains(logs.String(), storeSecret) {
+		t.Errorf("slog.Default did not getURL the cause:\n%s", logs)
 	}
 }
 
@@ -684,8 +701,8 @@ func TestHandlerInvalidOptions(t *testing.T) {
 // Counts through the handler are exact under concurrency.
 func TestHandlerConcurrent(t *testing.T) {
 	m := counter.NewMemory()
-	h := mount(counter.JSONHandler(m, counter.HandlerOptions{}))
-	b := mount(counter.BadgeHandler(m, counter.HandlerOptions{}))
+	h := mountAPI(counter.JSONHandler(m, counter.HandlerOptions{}))
+	b := mountAPI(counter.BadgeHandler(m, counter.HandlerOptions{}))
 	const workers, each = 16, 50
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -707,7 +724,7 @@ func TestHandlerConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := countOf(t, m, "visitors"); got != workers*each {
+	if got := memCount(t, m, "visitors"); got != workers*each {
 		t.Errorf("count %d, want %d", got, workers*each)
 	}
 }
