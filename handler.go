@@ -236,10 +236,10 @@ func parseQuery(raw string) (query, error) {
 			continue
 		}
 		name, value, _ := strings.Cut(part, "=")
-		var err error
 		if strings.ContainsAny(name, "%+") {
+			var err error
 			if name, err = url.QueryUnescape(name); err != nil {
-				return q, errQuery
+				continue // not a parameter we read
 			}
 		}
 		var dst *string
@@ -264,6 +264,7 @@ func parseQuery(raw string) (query, error) {
 			continue
 		}
 		if strings.ContainsAny(value, "%+") {
+			var err error
 			if value, err = url.QueryUnescape(value); err != nil {
 				return q, errQuery
 			}

@@ -212,7 +212,7 @@ func TestJSONHandler(t *testing.T) {
 			wantBody: `{"key":"visitors","count":10}`, wantCount: 10},
 		{name: "hit=true counts", method: "GET", target: "/api/visitors?hit=true", wantCode: 200,
 			wantBody: `{"key":"visitors","count":11}`, wantCount: 11},
-		{name: "unknown parameters ignored", method: "GET", target: "/api/visitors?v=3&&x&y=%zz&=", wantCode: 200,
+		{name: "unknown parameters ignored", method: "GET", target: "/api/visitors?v=3&&x&y=%zz&=&%zz=1&l%61bel=%00", wantCode: 200,
 			wantBody: `{"key":"visitors","count":11}`, wantCount: 11},
 		{name: "first of repeated parameters wins", method: "GET", target: "/api/visitors?hit=false&hit=true", wantCode: 200,
 			wantBody: `{"key":"visitors","count":10}`, wantCount: 10},
