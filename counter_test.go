@@ -52,6 +52,13 @@ func TestMemoryIncrementDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func testenvDynalite(tb testing.TB) *dynamodb.Client { tb.Helper(); return testenv.Dynalite(tb) }
+
+func testenvTable(tb testing.TB, c *dynamodb.Client) string {
+	tb.Helper()
+	return testenv.CreateTable(tb, c, counter.DefaultPartitionKey)
+}
+
 // newDynamo returns a store on a fresh dynalite table.
 func newDynamo(t *testing.T, opts counter.DynamoOptions) (*counter.Dynamo, *dynamodb.Client) {
 	t.Helper()
