@@ -197,17 +197,26 @@ func TestDynamoTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var conns sync.WaitGroup
-	stop := make(chan struct{})
-	defer func() { close(stop); conns.Wait() }()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			conns.Add(1)
-			go func() { defer conns.Done(); <-stop; c.Close() }()
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
 		}
 	}()
 	d := counter.NewDynamo(testenv.DynamoClient("http://"+ln.Addr().String()), counter.DynamoOptions{})
