@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,4 +280,48 @@ func TestDynamoShardsOption(t *testing.T) {
 			t.Errorf("Shards %d: in effect %d, want %d", in, got, want)
 		}
 	}
+}
+
+// readCounter counts the UpdateItem and BatchGetItem calls made through it.
+type readCounter struct {
+	countingClient
+	batches atomic.Int64
+}
+
+func (c *readCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.batches.Add(1)
+	return c.DynamoAPI.BatchGetItem(ctx, in, optFns...)
+}
+
+// TestGroupOverShards: a Group in front of a sharded store counts exactly,
+// with one write and one read per batch rather than per visit.
+func TestGroupOverShards(t *testing.T) {
+	d, client := newDynamo(t, counter.DynamoOptions{})
+	table := d.Options().Table
+	rc := &readCounter{countingClient: countingClient{DynamoAPI: client}}
+	g := counter.NewGroup(counter.NewDynamo(rc, counter.DynamoOptions{Table: table, Shards: 4}))
+	defer g.Close()
+	const workers, perWorker = 64, 20
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perWorker {
+				if _, err := g.Increment(context.Background(), "hot"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := g.Count(context.Background(), "hot"); err != nil || n != workers*perWorker {
+		t.Fatalf("Count = %d, %v; want %d", n, err, workers*perWorker)
+	}
+	writes, reads := rc.updates.Load(), rc.batches.Load()-1 // minus Count's read
+	if writes != reads || writes >= workers*perWorker {
+		t.Fatalf("%d writes and %d reads for %d visits, want one of each per batch", writes, reads, workers*perWorker)
+	}
+	t.Logf("%d visits in %d batches", workers*perWorker, writes)
 }
