@@ -115,18 +115,13 @@ func (g *Group) add(ctx context.Context, op, key string, n int64) (int64, error)
 	k := g.keys[key]
 	if k == nil {
 		// Idle key: write now, on this goroutine, then hand over to
-		// whoever queued meanwhile.
+		// whoever queued meanwhile (deferred, so that a panicking store
+		// does not leave the key busy for good).
 		g.keys[key] = &groupKey{}
 		g.busy.Add(1)
 		g.mu.Unlock()
-		total, err := g.store.Add(ctx, key, n)
-		g.mu.Lock()
-		b := g.next(key)
-		g.mu.Unlock()
-		if b != nil {
-			go g.flush(key, b)
-		}
-		return total, err
+		defer g.handOver(key)
+		return g.store.Add(ctx, key, n)
 	}
 	c := &groupCall{ctx: ctx, n: n, done: make(chan struct{})}
 	k.queue = append(k.queue, c)
@@ -177,6 +172,17 @@ func (g *Group) next(key string) *groupBatch {
 	// cancellation may stop it; it keeps the first caller's values.
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(b.calls[0].ctx))
 	return b
+}
+
+// handOver starts writing the callers queued for key, if any, after a
+// caller's own write.
+func (g *Group) handOver(key string) {
+	g.mu.Lock()
+	b := g.next(key)
+	g.mu.Unlock()
+	if b != nil {
+		go g.flush(key, b)
+	}
 }
 
 // flush writes batches for key until no caller is waiting.

@@ -539,3 +539,40 @@ func BenchmarkGroupHotKey(b *testing.B) {
 	b.ReportMetric(groupRate/plainRate, "x-plain")
 	b.ReportMetric(float64(groupWrites)/float64(b.N), "writes/visit")
 }
+
+type panicAdder struct{ *gatedAdder }
+
+func (a *panicAdder) Add(ctx context.Context, key string, n int64) (int64, error) {
+	if n, err := a.gatedAdder.Add(ctx, key, n); err == nil || !errors.Is(err, errPanic) {
+		return n, err
+	}
+	panic("store failed")
+}
+
+var errPanic = errors.New("panic, please")
+
+// TestGroupStorePanics: a store that panics under a caller's own write
+// panics that caller, and the callers queued behind it are still written.
+func TestGroupStorePanics(t *testing.T) {
+	a := &panicAdder{newGatedAdder()}
+	g := counter.NewGroup(a)
+	defer g.Close()
+	ctx := context.Background()
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		g.Increment(ctx, "hot")
+	}()
+	a.expectWrite(t, 1)
+	queued := call(ctx, g, 1)
+	waitQueued(t, g, 1)
+	a.results <- errPanic
+	if p := <-panicked; p == nil {
+		t.Fatal("the store's panic did not reach its caller")
+	}
+	a.expectWrite(t, 1)
+	a.results <- nil
+	if r := recv(t, queued); r.err != nil || r.n != 1 {
+		t.Fatalf("Increment queued behind the panic = %d, %v; want 1", r.n, r.err)
+	}
+}
