@@ -477,6 +477,28 @@ func (c *countingClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItem
 	return c.DynamoAPI.UpdateItem(ctx, in, optFns...)
 }
 
+// hammerKey makes n increments of key with callers goroutines and returns
+// how long they took.
+func hammerKey(b *testing.B, s counter.Incrementer, key string, callers, n int) time.Duration {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if _, err := s.Increment(context.Background(), key); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
 // BenchmarkGroupHotKey: 256 callers increment one key in dynalite, through
 // Dynamo alone (the baseline) and through a Group in front of it, in
 // alternating rounds of the same run. b.N counts visits through the Group;
@@ -492,25 +514,7 @@ func BenchmarkGroupHotKey(b *testing.B) {
 	ctx := context.Background()
 
 	const callers, plainRound, groupRound = 256, 512, 16384
-	run := func(s counter.Incrementer, key string, n int) time.Duration {
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		start := time.Now()
-		for range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for next.Add(1) <= int64(n) {
-					if _, err := s.Increment(ctx, key); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		return time.Since(start)
-	}
+	run := func(s counter.Incrementer, key string, n int) time.Duration { return hammerKey(b, s, key, callers, n) }
 	run(d, "warm", callers)
 	cc.updates.Store(0)
 	var plainTime, groupTime time.Duration

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
 // rawCount reads the count of one item, 0 if it does not exist.
@@ -324,4 +325,38 @@ func TestGroupOverShards(t *testing.T) {
 		t.Fatalf("%d writes and %d reads for %d visits, want one of each per batch", writes, reads, workers*perWorker)
 	}
 	t.Logf("%d visits in %d batches", workers*perWorker, writes)
+}
+
+// BenchmarkDynamoShards measures what a sharded Increment costs against
+// dynalite, which has no per-item limit to lift (so this shows the price of
+// the extra read, not the gain): 32 callers on one key, plain Dynamo beside
+// Shards: 4 in alternating rounds of the same run. b.N counts sharded
+// visits; sharded/plain is the ratio of their rates.
+func BenchmarkDynamoShards(b *testing.B) {
+	client := testenv.Dynalite(b)
+	table := testenv.CreateTable(b, client, counter.DefaultPartitionKey)
+	plain := counter.NewDynamo(client, counter.DynamoOptions{Table: table})
+	sharded := counter.NewDynamo(client, counter.DynamoOptions{Table: table, Shards: 4})
+	const callers, round = 32, 256
+	hammerKey(b, sharded, "warm", callers, callers)
+	var plainTime, shardTime time.Duration
+	var plainVisits int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		n := min(round, b.N-done)
+		b.StopTimer()
+		plainTime += hammerKey(b, plain, "plain", callers, n)
+		plainVisits += n
+		b.StartTimer()
+		shardTime += hammerKey(b, sharded, "sharded", callers, n)
+	}
+	b.StopTimer()
+	if got, err := sharded.Count(context.Background(), "sharded"); err != nil || got != int64(b.N) {
+		b.Fatalf("sharded count = %d, %v; want %d", got, err, b.N)
+	}
+	plainRate, shardRate := float64(plainVisits)/plainTime.Seconds(), float64(b.N)/shardTime.Seconds()
+	b.ReportMetric(plainRate, "plain-inc/s")
+	b.ReportMetric(shardRate, "sharded-inc/s")
+	b.ReportMetric(shardRate/plainRate, "sharded/plain")
 }
