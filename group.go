@@ -22,7 +22,9 @@ var ErrClosed = errors.New("counter: group closed")
 // as [Memory] and [Dynamo] (with one shard) do: a write of n visits that
 // returns the total T gives its callers T-n+1 .. T, one each, in no
 // particular order. If the write fails, every caller folded into it gets the
-// error and none of its visits is acknowledged.
+// error and none of its visits is acknowledged. A store that retries after
+// ambiguous failures (see [RetryPolicy]) may count a whole batch twice, as
+// it would one visit; [RetryUnsent] rules that out.
 //
 // A caller whose context ends while it waits returns the context's error.
 // If its visit had not been sent yet it is not counted. If it had already
