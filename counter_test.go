@@ -254,6 +254,10 @@ func (f *fakeDynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...
 	return &dynamodb.GetItemOutput{Item: f.out}, nil
 }
 
+func (f *fakeDynamo) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, errors.New("fakeDynamo: BatchGetItem is used only with Shards > 1")
+}
+
 func n(v string) *types.AttributeValueMemberN { return &types.AttributeValueMemberN{Value: v} }
 func s(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
 
