@@ -52,6 +52,13 @@ func TestMemoryIncrementDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func testenvDynalite(tb testing.TB) *dynamodb.Client { tb.Helper(); return testenv.Dynalite(tb) }
+
+func testenvTable(tb testing.TB, c *dynamodb.Client) string {
+	tb.Helper()
+	return testenv.CreateTable(tb, c, counter.DefaultPartitionKey)
+}
+
 // newDynamo returns a store on a fresh dynalite table.
 func newDynamo(t *testing.T, opts counter.DynamoOptions) (*counter.Dynamo, *dynamodb.Client) {
 	t.Helper()
@@ -190,17 +197,26 @@ func TestDynamoTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var conns sync.WaitGroup
-	stop := make(chan struct{})
-	defer func() { close(stop); conns.Wait() }()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			conns.Add(1)
-			go func() { defer conns.Done(); <-stop; c.Close() }()
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
 		}
 	}()
 	d := counter.NewDynamo(testenv.DynamoClient("http://"+ln.Addr().String()), counter.DynamoOptions{})
@@ -236,6 +252,10 @@ func (f *fakeDynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...
 		return nil, f.err
 	}
 	return &dynamodb.GetItemOutput{Item: f.out}, nil
+}
+
+func (f *fakeDynamo) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, errors.New("fakeDynamo: BatchGetItem is used only with Shards > 1")
 }
 
 func n(v string) *types.AttributeValueMemberN { return &types.AttributeValueMemberN{Value: v} }
