@@ -41,9 +41,10 @@ type HandlerOptions struct {
 	// origin. Responses then carry Vary: Origin, and preflight requests are
 	// answered without counting. Default: none, and no CORS headers at all.
 	AllowedOrigins []string
-	// Timeout bounds each request's store call through its context; a store
-	// that does not answer in time gets the answer 504 Gateway Timeout.
-	// Negative: no limit beyond the request's own context. Default: 3s.
+	// Timeout bounds each request's store call through its context (every
+	// store here honours it); when it passes, the visitor gets 504 Gateway
+	// Timeout and the Logger the cause. Negative: no limit beyond the
+	// request's own context. Default: 3s.
 	Timeout time.Duration
 	// Logger receives store errors and timeouts, with the key and the cause.
 	// Default: slog.Default() at the time of logging.
