@@ -12,10 +12,10 @@
 //               the first view in a browser tab session, then only read) or
 //               "none" (only read)
 //
-// Elements it fills: [data-counter] gets the count (or "–" if the server
-// cannot be reached); [data-counter-img] and [data-counter-md] get the HTML
-// and Markdown that embed the badge; <img data-counter-badge> shows it
-// without counting.
+// Elements it fills: [data-counter] gets the count, or "–" if the server
+// cannot be reached, and data-counter-state="ok" or "error";
+// [data-counter-img] and [data-counter-md] get the HTML and Markdown that
+// embed the badge; <img data-counter-badge> shows it without counting.
 (function () {
   'use strict'
   var script = document.currentScript
@@ -40,8 +40,8 @@
     var els = document.querySelectorAll(selector)
     for (var i = 0; i < els.length; i++) fn(els[i])
   }
-  function show (text) {
-    each('[data-counter]', function (el) { el.textContent = text })
+  function show (text, state) {
+    each('[data-counter]', function (el) { el.textContent = text; el.setAttribute('data-counter-state', state) })
   }
 
   function run () {
@@ -60,10 +60,10 @@
       .then(function (body) {
         if (!body || typeof body.count !== 'number') throw new Error('counter: no count in the answer')
         if (hit && mode === 'session') remember()
-        show(new Intl.NumberFormat().format(body.count))
+        show(new Intl.NumberFormat().format(body.count), 'ok')
       })
       .catch(function (err) {
-        show(placeholder)
+        show(placeholder, 'error')
         if (window.console) console.warn(err && err.message ? err.message : err)
       })
   }
