@@ -52,7 +52,7 @@ func TestWebPage(t *testing.T) {
 		}
 		return []byte(strings.Replace(string(index), attr, `data-api="`+base+`"`, 1))
 	}
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	site := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/counter.js"):
 			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
@@ -74,9 +74,8 @@ func TestWebPage(t *testing.T) {
 			w.Write(pageFor(base))
 		}
 	}))
-	defer site.Close()
 	// The page is on localhost, the server on 127.0.0.1: another origin.
-	pageOrigin := strings.Replace(site.URL, "127.0.0.1", "localhost", 1)
+	pageOrigin := "http://" + strings.Replace(site.Listener.Addr().String(), "127.0.0.1", "localhost", 1)
 
 	s := start(t, "COUNTER_DATA="+data, "COUNTER_ALLOWED_ORIGINS="+pageOrigin)
 	api = s.URL
@@ -86,6 +85,8 @@ func TestWebPage(t *testing.T) {
 	}
 	deadAPI = "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
+	site.Start() // after api and deadAPI are set
+	defer site.Close()
 
 	shot := filepath.Join(dir, "page.png")
 	if p := os.Getenv("COUNTER_SCREENSHOT"); p != "" {
