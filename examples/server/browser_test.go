@@ -84,7 +84,7 @@ func TestWebPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadAPI = "http://" + ln.Addr().String()
-	ln.Close() // nothing listens there now
+	ln.Close()   // nothing listens there now
 	site.Start() // after api and deadAPI are set
 	defer site.Close()
 
@@ -97,8 +97,8 @@ func TestWebPage(t *testing.T) {
 	type shown struct{ Text, State string }
 	var got struct {
 		First, Reload, NewContext, Down, Broken shown
-		Img, Md, BadgeSrc, Placeholder         string
-		Errors, Warnings                       []string
+		Img, Md, BadgeSrc, Placeholder          string
+		Errors, Warnings                        []string
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v in %s", err, out)
