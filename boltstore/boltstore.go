@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,8 +45,8 @@ type Options struct {
 	// Default: DefaultMaxKeys (10,000).
 	MaxKeys int
 	// BatchDelay is how long the first of several concurrent increments
-	// waits for others to join its transaction (bbolt's MaxBatchDelay). A
-	// lone increment waits this long before its write starts. Default: 1ms,
+	// waits for others to join its transaction (bbolt's MaxBatchDelay). An
+	// increment with none other under way does not wait. Default: 1ms,
 	// about one fsync on an SSD; shorter delays gained nothing here.
 	BatchDelay time.Duration
 	// LockTimeout is how long Open waits for another process to release the
@@ -61,9 +62,12 @@ type Store struct {
 	db      *bolt.DB
 	maxKeys uint64 // 0: no cap
 
-	// update runs a write transaction: db.Batch, or db.Update in benchmarks
-	// that compare the two.
-	update func(func(*bolt.Tx) error) error
+	// writing counts the increments under way. One that finds no other
+	// commits at once with db.Update; the others share transactions through
+	// db.Batch, so a lone visit does not wait BatchDelay.
+	writing atomic.Int64
+	// write, when set by tests and benchmarks, replaces that choice.
+	write func(func(*bolt.Tx) error) error
 	// beforeWrite, when set by tests, runs inside each write transaction
 	// and may fail it, to exercise Batch's re-runs.
 	beforeWrite func(key string) error
@@ -112,7 +116,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxKeys > 0 {
 		s.maxKeys = uint64(opts.MaxKeys)
 	}
-	s.update = db.Batch
 	return s, nil
 }
 
@@ -194,7 +197,16 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		count = next
 		return nil
 	}
-	if err := s.update(fn); err != nil {
+	write := s.db.Batch
+	if s.writing.Add(1) == 1 {
+		write = s.db.Update
+	}
+	if s.write != nil {
+		write = s.write
+	}
+	err := write(fn)
+	s.writing.Add(-1)
+	if err != nil {
 		return 0, fmt.Errorf("boltstore: %s %q: %w", op, key, err)
 	}
 	if refused != nil {
