@@ -7,9 +7,10 @@
 // transaction whose commit waited for the disk (fsync). Concurrent increments
 // share one transaction (and so one fsync) through bbolt's DB.Batch, which
 // makes a busy server many times faster than one transaction per visit while
-// every caller still gets its own exact count. A file killed mid-write
-// reopens with every acknowledged count: bbolt's copy-on-write pages and
-// double meta page never leave a torn file.
+// every caller still gets its own exact count; a lone increment commits at
+// once. A process killed mid-write leaves a file that reopens with every
+// acknowledged count: bbolt's copy-on-write pages and double meta page never
+// leave a torn file.
 //
 // One process at a time opens a file; a second Open waits
 // [Options.LockTimeout] for the lock and then fails.
@@ -176,7 +177,7 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		case old == nil:
 			keys := b.Sequence()
 			if s.maxKeys > 0 && keys >= s.maxKeys {
-				refused = fmt.Errorf("%w: the store holds %d keys", ErrTooManyKeys, keys)
+				refused = fmt.Errorf("%w: %s %q refused, the store holds %d", ErrTooManyKeys, op, key, keys)
 				return nil
 			}
 			if err := b.SetSequence(keys + 1); err != nil {
@@ -210,7 +211,7 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		return 0, fmt.Errorf("boltstore: %s %q: %w", op, key, err)
 	}
 	if refused != nil {
-		return 0, fmt.Errorf("boltstore: %s %q: %w", op, key, refused)
+		return 0, refused
 	}
 	return count, nil
 }
