@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -38,8 +37,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "server")
-	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(gotool, "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// go test puts its own go command first on PATH.
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
