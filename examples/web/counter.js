@@ -48,7 +48,11 @@
     var badge = base + '/badge/' + path
     each('[data-counter-img]', function (el) { el.textContent = '<img src="' + badge + '" alt="' + key + '">' })
     each('[data-counter-md]', function (el) { el.textContent = '![' + key + '](' + badge + ')' })
-    each('img[data-counter-badge]', function (el) { el.src = badge + '?hit=false'; el.alt = key })
+    each('img[data-counter-badge]', function (el) {
+      el.addEventListener('error', function () { el.style.display = 'none' }) // server unreachable
+      el.alt = key
+      el.src = badge + '?hit=false'
+    })
 
     var hit = mode === 'view' || (mode === 'session' && !counted())
     var url = base + '/api/' + path + (hit ? '' : '?hit=false')
