@@ -2,6 +2,7 @@ package counter_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -9,15 +10,18 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden badges in testdata/badge and the gallery in docs/badges")
@@ -251,21 +255,7 @@ func checkSVG(t testing.TB, svg []byte) svgDoc {
 			stack = stack[:len(stack)-1]
 			cur = nil
 		case xml.CharData:
-			raw := svg[before:d.InputOffset()]
-			if i := bytes.IndexAny(raw, `<>"'`); i >= 0 {
-				t.Errorf("unescaped %q in character data %q", raw[i], raw)
-			}
-			for i := bytes.IndexByte(raw, '&'); i >= 0; i = bytes.IndexByte(raw, '&') {
-				raw = raw[i:]
-				ok := false
-				for _, e := range []string{"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"} {
-					ok = ok || bytes.HasPrefix(raw, []byte(e))
-				}
-				if !ok {
-					t.Errorf("raw & in character data: %q", raw)
-				}
-				raw = raw[1:]
-			}
+			checkEscaped(t, "character data", svg[before:d.InputOffset()])
 			// Decode the entities of the raw text.
 			var s struct {
 				V string `xml:",chardata"`
@@ -286,7 +276,31 @@ func checkSVG(t testing.TB, svg []byte) svgDoc {
 	if depth != 0 {
 		t.Fatal("unclosed elements")
 	}
+	if _, attr, ok := bytes.Cut(svg, []byte(` aria-label="`)); ok {
+		attr, _, _ = bytes.Cut(attr, []byte(`"`))
+		checkEscaped(t, "aria-label", attr)
+	}
 	return doc
+}
+
+// checkEscaped fails the test if raw text from a badge holds a character
+// that XML text must escape, or an '&' that starts no entity.
+func checkEscaped(t testing.TB, what string, raw []byte) {
+	t.Helper()
+	if i := bytes.IndexAny(raw, `<>"'`); i >= 0 {
+		t.Errorf("unescaped %q in %s %q", raw[i], what, raw)
+	}
+	for i := bytes.IndexByte(raw, '&'); i >= 0; i = bytes.IndexByte(raw, '&') {
+		raw = raw[i:]
+		ok := false
+		for _, e := range []string{"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"} {
+			ok = ok || bytes.HasPrefix(raw, []byte(e))
+		}
+		if !ok {
+			t.Errorf("raw & in %s: %q", what, raw)
+		}
+		raw = raw[1:]
+	}
 }
 
 // hostileCorpus holds text that tries to break out of the SVG.
@@ -546,6 +560,10 @@ func TestBadgeDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// FuzzBadge checks that any badge is a well-formed SVG whose title,
+// aria-label and texts decode to exactly the text drawn, with every '<',
+// '>', '&', '"' and "'" of the input escaped (checkSVG), so raw markup from
+// the input never reaches the document.
 func FuzzBadge(f *testing.F) {
 	for i, s := range hostileCorpus {
 		f.Add(s, hostileCorpus[(i+5)%len(hostileCorpus)], "red", string(allStyles[i%len(allStyles)]), "id")
@@ -558,4 +576,158 @@ func FuzzBadge(f *testing.F) {
 			t.Errorf("Validate() = %v, not wrapping ErrInvalidBadge", err)
 		}
 	})
+}
+
+var badgeScreenshot = flag.String("badge-screenshot", "", "TestBadgeChromium: also save a screenshot of the badge page to this PNG file")
+
+// TestBadgeChromium loads badges for a corpus of labels and numbers, in
+// every style, in Chromium and checks that every text's natural width fits
+// its background with the designed padding: 5 px each side (4 to 6 px
+// allowed) in flat, flat-square and plastic; 12 px plus half the letter
+// spacing in for-the-badge (within 1 px). Text in characters the font tables
+// lack (CJK, emoji) need only stay inside.
+func TestBadgeChromium(t *testing.T) {
+	testenv.Browser(t)
+	labels := []string{
+		"visitors", "views", "a", "W", "il", "downloads", "page views", "Zürich café", "Ελληνικά", "посетители",
+		"ÀÉÎÕÜ ŁŃŚŹŻ ČĎĚŇŘŠŤŽ", "AVAWAY Type Tyrol", "fi fl ffi", "“quotes” — dash…", "$€£¥ 100%", "<&>\"'",
+		strings.Repeat("long label ", 6), strings.Repeat("W", 70),
+	}
+	var messages []string
+	for _, n := range []int64{0, 7, 42, 1234, 12345, 999999, 1234567890, -42, math.MaxInt64} {
+		for _, f := range []counter.NumberFormat{counter.FormatGrouped, counter.FormatPlain, counter.FormatMetric} {
+			messages = append(messages, string(counter.AppendNumber(nil, n, f)))
+		}
+	}
+	messages = slices.Compact(messages)
+	fallback := []string{"访客", "訪問者数", "😀 smile"}
+
+	type entry struct {
+		ID  string `json:"id"`
+		SVG string `json:"svg"`
+	}
+	var corpus []entry
+	badges := map[string]counter.Badge{}
+	add := func(b counter.Badge) {
+		b.ID = fmt.Sprintf("b%d-", len(corpus))
+		badges[b.ID] = b
+		corpus = append(corpus, entry{b.ID, string(b.AppendSVG(nil))})
+	}
+	for _, st := range allStyles {
+		for i, label := range labels {
+			add(counter.Badge{Label: label, Message: messages[i%len(messages)], Style: st})
+		}
+		for i, m := range messages {
+			add(counter.Badge{Label: labels[i%len(labels)], Message: m, Style: st, Color: []string{"green", "yellow", "#eee", "red"}[i%4]})
+		}
+		add(counter.Badge{Message: "message only", Style: st})
+		for _, s := range fallback {
+			add(counter.Badge{Label: s, Message: s, Style: st})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "corpus.json")
+	data, err := json.Marshal(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{path}
+	if *badgeScreenshot != "" {
+		shot, err := filepath.Abs(*badgeScreenshot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, shot)
+	}
+	out := testenv.RunNode(t, 2*time.Minute, "testdata/badge_widths.cjs", args...)
+	var res struct {
+		Fonts []struct {
+			FamilyName string
+			GlyphCount int
+		}
+		Badges []struct {
+			ID    string
+			Texts []struct {
+				Text                             string
+				Natural, TextLength, Left, Right float64
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	t.Logf("Chromium drew the badge text in %+v", res.Fonts)
+	if len(res.Fonts) == 0 || res.Fonts[0].FamilyName != "DejaVu Sans" {
+		t.Errorf("Chromium drew badges in %+v, not DejaVu Sans: the widths are DejaVu Sans's", res.Fonts)
+	}
+	if len(res.Badges) != len(corpus) {
+		t.Fatalf("measured %d badges, sent %d", len(res.Badges), len(corpus))
+	}
+	var worst struct {
+		dev  float64
+		what string
+	}
+	minPad, maxPad, checked := math.Inf(1), math.Inf(-1), 0
+	for _, m := range res.Badges {
+		b := badges[m.ID]
+		for _, x := range m.Texts {
+			what := fmt.Sprintf("%s %q: natural width %.2f px, textLength %.2f, padding %.2f | %.2f", b.Style, x.Text, x.Natural, x.TextLength, x.Left, x.Right)
+			if strings.ContainsFunc(x.Text, func(r rune) bool { return unicode.Is(unicode.Han, r) || r > 0xffff }) {
+				if x.Left < 4 || x.Right < 4 {
+					t.Errorf("fallback width too narrow: %s", what)
+				}
+				continue
+			}
+			want, tol := 5.0, 1.0
+			if b.Style == counter.StyleForTheBadge {
+				want = 12 + float64(utf8.RuneCountInString(x.Text))*1.25/2
+			}
+			for _, pad := range []float64{x.Left, x.Right} {
+				dev := pad - want
+				if math.Abs(dev) > math.Abs(worst.dev) {
+					worst.dev, worst.what = dev, what
+				}
+				if math.Abs(dev) > tol {
+					t.Errorf("padding %.2f px, want %.1f±%.0f: %s", pad, want, tol, what)
+				}
+				if b.Style != counter.StyleForTheBadge {
+					minPad, maxPad = min(minPad, pad), max(maxPad, pad)
+				}
+			}
+			checked++
+		}
+	}
+	t.Logf("%d texts in %d badges: padding %.2f to %.2f px (flat styles); worst deviation from the design %+.2f px: %s",
+		checked, len(res.Badges), minPad, maxPad, worst.dev, worst.what)
+}
+
+// BenchmarkBadge draws the counter badge "visitors | 12,345" into a reused
+// buffer, and times npm badgen drawing the same badge in Node as the
+// baseline: metrics badgen-ns/op and x-faster-than-badgen.
+func BenchmarkBadge(b *testing.B) {
+	b.ReportAllocs()
+	badge := counter.Badge{Label: "visitors", Message: "12,345"}
+	buf := make([]byte, 0, 2048)
+	start := time.Now()
+	for b.Loop() {
+		buf = badge.AppendSVG(buf[:0])
+	}
+	goNs := float64(time.Since(start).Nanoseconds()) / float64(b.N)
+	b.SetBytes(int64(len(buf)))
+
+	if _, err := exec.LookPath("node"); err != nil {
+		testenv.Missing(b, "node not found: no badgen baseline")
+	}
+	if _, err := os.Stat(filepath.Join(testenv.Root(b), "node_modules", "badgen")); err != nil {
+		testenv.Missing(b, "npm package badgen not installed: no baseline")
+	}
+	out := testenv.RunNode(b, time.Minute, "testdata/badgen_bench.cjs", "200000")
+	var res struct{ NsPerOp float64 }
+	if err := json.Unmarshal(out, &res); err != nil || res.NsPerOp <= 0 {
+		b.Fatalf("badgen baseline: %v in %s", err, out)
+	}
+	b.ReportMetric(res.NsPerOp, "badgen-ns/op")
+	b.ReportMetric(res.NsPerOp/goNs, "x-faster-than-badgen")
 }
