@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -111,13 +112,53 @@ type style struct {
 	labelFace *fontmetrics.Face
 	msgFace   *fontmetrics.Face
 
-	height     string // `" height="H`
-	gradient   string // the gradient's stops, for styles with a clip path
-	clip       string // the clip path's rect after its width, up to the group's id
-	shadowY    string // the shadow text's y, or "" for no shadow
-	textY      string
-	foreground string // the text group's opening tag
+	height     string    // `" height="H`
+	gradient   string    // the gradient's stops, for styles with a clip path
+	clip       string    // the clip path's rect after its width, up to the group's id
+	foreground string    // the text group's opening tag
+	shadow     [2]string // a shadow text's attributes between x and textLength, on dark and light backgrounds; empty for no shadow
+	text       [2]string // a text's attributes between x and textLength, on dark and light backgrounds
+
+	// The above joined for speed, by init.
+	open       string // after the width, up to the aria-label
+	heightFill string
+	defs       string // after the title, up to the clip path's width, for badges without ID
+	clipEnd    string // after the clip path's width, up to the backgrounds, for badges without ID
+	bgEnd      string // after the gradient rect's width, up to the texts, for badges without ID
 }
+
+func init() {
+	for _, st := range []*style{&flatStyle, &squareStyle, &plasticStyle, &ftbStyle} {
+		st.open = st.height + `" role="img" aria-label="`
+		st.heightFill = st.height + `" fill="`
+		st.defs = `</title><linearGradient id="s` + st.gradient + `r"><rect width="`
+		st.clipEnd = st.clip + `r)">`
+		st.bgEnd = st.height + `" fill="url(#s)"/></g>` + st.foreground
+	}
+}
+
+func textAttrs(y string) [2]string {
+	return [2]string{
+		`" y="` + y + `" transform="scale(.1)" fill="#fff" textLength="`,
+		`" y="` + y + `" transform="scale(.1)" fill="#333" textLength="`,
+	}
+}
+
+func shadowAttrs(y string) [2]string {
+	return [2]string{
+		`" y="` + y + `" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="`,
+		`" y="` + y + `" fill="#ccc" fill-opacity=".3" transform="scale(.1)" textLength="`,
+	}
+}
+
+// plainByte lists the bytes plainASCII lets through: printable ASCII that
+// XML text need not escape.
+var plainByte = func() (t [256]bool) {
+	for c := ' '; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune(`&<>"'`, c)
+	}
+	return t
+}()
 
 var (
 	flatStyle = style{
@@ -125,14 +166,14 @@ var (
 		height:     `" height="20`,
 		gradient:   `" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="`,
 		clip:       `" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#`,
-		shadowY:    `" y="150`,
-		textY:      `" y="140`,
+		shadow:     shadowAttrs("150"),
+		text:       textAttrs("140"),
 		foreground: `<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="110">`,
 	}
 	squareStyle = style{
 		fontSize: 11, labelFace: fontmetrics.Regular, msgFace: fontmetrics.Regular,
 		height:     `" height="20`,
-		textY:      `" y="140`,
+		text:       textAttrs("140"),
 		foreground: flatStyle.foreground,
 	}
 	plasticStyle = style{
@@ -140,14 +181,14 @@ var (
 		height:     `" height="18`,
 		gradient:   `" x2="0" y2="100%"><stop offset="0" stop-color="#fff" stop-opacity=".7"/><stop offset=".1" stop-color="#aaa" stop-opacity=".1"/><stop offset=".9" stop-color="#000" stop-opacity=".3"/><stop offset="1" stop-color="#000" stop-opacity=".5"/></linearGradient><clipPath id="`,
 		clip:       `" height="18" rx="4" fill="#fff"/></clipPath><g clip-path="url(#`,
-		shadowY:    `" y="140`,
-		textY:      `" y="130`,
+		shadow:     shadowAttrs("140"),
+		text:       textAttrs("130"),
 		foreground: flatStyle.foreground,
 	}
 	ftbStyle = style{
 		fontSize: 10, upper: true, labelFace: fontmetrics.Regular, msgFace: fontmetrics.Bold,
 		height:     `" height="28`,
-		textY:      `" y="175`,
+		text:       textAttrs("175"),
 		foreground: `<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="100">`,
 	}
 )
@@ -177,11 +218,11 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 	}
 	msgBG, ok := parseColor(b.Color)
 	if !ok {
-		msgBG = color{"007ec6"} // blue
+		msgBG = defaultColor
 	}
 	labelBG, ok := parseColor(b.LabelColor)
 	if !ok {
-		labelBG = color{"555"}
+		labelBG = defaultLabelColor
 	}
 
 	labelPlain, msgPlain := plainASCII(b.Label, st.upper), plainASCII(b.Message, st.upper)
@@ -219,8 +260,7 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 
 	dst = append(dst, `<svg xmlns="http://www.w3.org/2000/svg" width="`...)
 	dst = append(dst, width.bytes()...)
-	dst = append(dst, st.height...)
-	dst = append(dst, `" role="img" aria-label="`...)
+	dst = append(dst, st.open...)
 	// The accessible text is escaped once; its parts are copied from here.
 	labelStart := len(dst)
 	if hasLabel {
@@ -236,7 +276,16 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 	dst = append(dst, `"><title>`...)
 	dst = append(dst, dst[labelStart:msgEnd]...)
 
-	if st.clip != "" {
+	switch {
+	case st.clip != "" && b.ID == "":
+		dst = append(dst, st.defs...)
+		dst = append(dst, width.bytes()...)
+		dst = append(dst, st.clipEnd...)
+		dst = appendRects(dst, st, hasLabel, leftW, rightW, labelBG, msgBG)
+		dst = append(dst, `<rect width="`...)
+		dst = append(dst, width.bytes()...)
+		dst = append(dst, st.bgEnd...)
+	case st.clip != "":
 		dst = append(dst, `</title><linearGradient id="`...)
 		dst = appendID(dst, b.ID, 's')
 		dst = append(dst, st.gradient...)
@@ -253,13 +302,13 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 		dst = append(dst, `" fill="url(#`...)
 		dst = appendID(dst, b.ID, 's')
 		dst = append(dst, `)"/></g>`...)
-	} else {
+		dst = append(dst, st.foreground...)
+	default:
 		dst = append(dst, `</title><g shape-rendering="crispEdges">`...)
 		dst = appendRects(dst, st, hasLabel, leftW, rightW, labelBG, msgBG)
 		dst = append(dst, `</g>`...)
+		dst = append(dst, st.foreground...)
 	}
-
-	dst = append(dst, st.foreground...)
 	if hasLabel {
 		dst = appendTextElems(dst, st, labelX2, labelText, labelBG, false, labelStart, labelEnd)
 	}
@@ -276,8 +325,7 @@ func appendRects(dst []byte, st *style, hasLabel bool, leftW, rightW int, labelB
 		n.set(leftW)
 		dst = append(dst, `<rect width="`...)
 		dst = append(dst, n.bytes()...)
-		dst = append(dst, st.height...)
-		dst = append(dst, `" fill="`...)
+		dst = append(dst, st.heightFill...)
 		dst = labelBG.append(dst)
 		dst = append(dst, `"/><rect x="`...)
 		dst = append(dst, n.bytes()...)
@@ -287,8 +335,7 @@ func appendRects(dst []byte, st *style, hasLabel bool, leftW, rightW int, labelB
 	}
 	n.set(rightW)
 	dst = append(dst, n.bytes()...)
-	dst = append(dst, st.height...)
-	dst = append(dst, `" fill="`...)
+	dst = append(dst, st.heightFill...)
 	dst = msgBG.append(dst)
 	return append(dst, `"/>`...)
 }
@@ -297,32 +344,26 @@ func appendRects(dst []byte, st *style, hasLabel bool, leftW, rightW int, labelB
 // centred at x2/2 with the given length (hundredths of a pixel, drawn ten
 // times larger), copying its escaped content from dst[start:end].
 func appendTextElems(dst []byte, st *style, x2, length int, bg color, bold bool, start, end int) []byte {
-	light := bg.light()
+	light := 0
+	if bg.light() {
+		light = 1
+	}
 	var xs, ls num
 	xs.set(x2 * 5)
 	ls.set(length * 10)
-	if st.shadowY != "" {
+	if st.shadow[0] != "" {
 		dst = append(dst, `<text aria-hidden="true" x="`...)
 		dst = append(dst, xs.bytes()...)
-		dst = append(dst, st.shadowY...)
-		if light {
-			dst = append(dst, `" fill="#ccc" fill-opacity=".3" transform="scale(.1)" textLength="`...)
-		} else {
-			dst = append(dst, `" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="`...)
-		}
+		dst = append(dst, st.shadow[light]...)
 		dst = append(dst, ls.bytes()...)
 		dst = append(dst, `">`...)
 		dst = append(dst, dst[start:end]...)
-		dst = append(dst, `</text>`...)
-	}
-	dst = append(dst, `<text x="`...)
-	dst = append(dst, xs.bytes()...)
-	dst = append(dst, st.textY...)
-	if light {
-		dst = append(dst, `" transform="scale(.1)" fill="#333" textLength="`...)
+		dst = append(dst, `</text><text x="`...)
 	} else {
-		dst = append(dst, `" transform="scale(.1)" fill="#fff" textLength="`...)
+		dst = append(dst, `<text x="`...)
 	}
+	dst = append(dst, xs.bytes()...)
+	dst = append(dst, st.text[light]...)
 	dst = append(dst, ls.bytes()...)
 	if bold {
 		dst = append(dst, `" font-weight="bold">`...)
@@ -414,10 +455,7 @@ func plainASCII(s string, upper bool) bool {
 	var prev byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c < ' ' || c > '~' || c == '&' || c == '<' || c == '>' || c == '"' || c == '\'':
-			return false
-		case c == ' ' && prev == ' ', upper && 'a' <= c && c <= 'z':
+		if !plainByte[c] || c == ' ' && prev == ' ' || upper && 'a' <= c && c <= 'z' {
 			return false
 		}
 		prev = c
@@ -551,32 +589,42 @@ func xmlRune(r rune) rune {
 	return r
 }
 
-// color is a background colour: three or six hex digits, maybe in upper
-// case.
-type color struct{ hex string }
+// color is a background colour: s is three or six hex digits, maybe after
+// '#' and maybe in upper case.
+type color struct {
+	s     string
+	hash  bool // s starts with '#'
+	upper bool // s has upper-case digits
+}
 
 // namedColors are shields' colour names, then their aliases.
 var namedColors = [...]struct {
 	name string
 	color
 }{
-	{"brightgreen", color{"4c1"}},
-	{"green", color{"97ca00"}},
-	{"yellow", color{"dfb317"}},
-	{"yellowgreen", color{"a4a61d"}},
-	{"orange", color{"fe7d37"}},
-	{"red", color{"e05d44"}},
-	{"blue", color{"007ec6"}},
-	{"grey", color{"555"}},
-	{"lightgrey", color{"9f9f9f"}},
-	{"gray", color{"555"}},
-	{"lightgray", color{"9f9f9f"}},
-	{"success", color{"4c1"}},
-	{"important", color{"fe7d37"}},
-	{"critical", color{"e05d44"}},
-	{"informational", color{"007ec6"}},
-	{"inactive", color{"9f9f9f"}},
+	{"brightgreen", color{s: "#4c1", hash: true}},
+	{"green", color{s: "#97ca00", hash: true}},
+	{"yellow", color{s: "#dfb317", hash: true}},
+	{"yellowgreen", color{s: "#a4a61d", hash: true}},
+	{"orange", color{s: "#fe7d37", hash: true}},
+	{"red", color{s: "#e05d44", hash: true}},
+	{"blue", color{s: "#007ec6", hash: true}},
+	{"grey", color{s: "#555", hash: true}},
+	{"lightgrey", color{s: "#9f9f9f", hash: true}},
+	{"gray", color{s: "#555", hash: true}},
+	{"lightgray", color{s: "#9f9f9f", hash: true}},
+	{"success", color{s: "#4c1", hash: true}},
+	{"important", color{s: "#fe7d37", hash: true}},
+	{"critical", color{s: "#e05d44", hash: true}},
+	{"informational", color{s: "#007ec6", hash: true}},
+	{"inactive", color{s: "#9f9f9f", hash: true}},
 }
+
+// Default colours.
+var (
+	defaultColor      = color{s: "#007ec6", hash: true}
+	defaultLabelColor = color{s: "#555", hash: true}
+)
 
 // parseColor parses a shields colour name (case-insensitive) or hex RGB
 // with or without '#'.
@@ -584,20 +632,19 @@ func parseColor(s string) (color, bool) {
 	if s == "" {
 		return color{}, false
 	}
+	c := color{s: s, hash: s[0] == '#'}
 	h := s
-	if len(h) > 0 && h[0] == '#' {
-		h = h[1:]
+	if c.hash {
+		h = s[1:]
 	}
 	if len(h) == 3 || len(h) == 6 {
 		hex := true
 		for i := 0; i < len(h); i++ {
-			if hexDigit(h[i]) < 0 {
-				hex = false
-				break
-			}
+			hex = hex && hexDigit(h[i]) >= 0
+			c.upper = c.upper || 'A' <= h[i] && h[i] <= 'F'
 		}
 		if hex {
-			return color{h}, true
+			return c, true
 		}
 	}
 	for _, c := range namedColors {
@@ -638,27 +685,39 @@ func hexDigit(c byte) int {
 
 // append appends c as #rgb or #rrggbb in lower case.
 func (c color) append(dst []byte) []byte {
-	dst = append(dst, '#')
-	for i := 0; i < len(c.hex); i++ {
-		b := c.hex[i]
-		if 'A' <= b && b <= 'F' {
-			b += 'a' - 'A'
+	switch {
+	case c.upper:
+		if !c.hash {
+			dst = append(dst, '#')
 		}
-		dst = append(dst, b)
+		for i := 0; i < len(c.s); i++ {
+			b := c.s[i]
+			if 'A' <= b && b <= 'F' {
+				b += 'a' - 'A'
+			}
+			dst = append(dst, b)
+		}
+		return dst
+	case c.hash:
+		return append(dst, c.s...)
 	}
-	return dst
+	return append(append(dst, '#'), c.s...)
 }
 
 // light reports whether dark text reads better on c than white: shields'
 // brightness (299R+587G+114B)/255000, rounded to two decimals, above 0.69.
 func (c color) light() bool {
+	h := c.s
+	if c.hash {
+		h = h[1:]
+	}
 	var r, g, b int
-	if len(c.hex) == 3 {
-		r, g, b = hexDigit(c.hex[0])*17, hexDigit(c.hex[1])*17, hexDigit(c.hex[2])*17
+	if len(h) == 3 {
+		r, g, b = hexDigit(h[0])*17, hexDigit(h[1])*17, hexDigit(h[2])*17
 	} else {
-		r = hexDigit(c.hex[0])<<4 | hexDigit(c.hex[1])
-		g = hexDigit(c.hex[2])<<4 | hexDigit(c.hex[3])
-		b = hexDigit(c.hex[4])<<4 | hexDigit(c.hex[5])
+		r = hexDigit(h[0])<<4 | hexDigit(h[1])
+		g = hexDigit(h[2])<<4 | hexDigit(h[3])
+		b = hexDigit(h[4])<<4 | hexDigit(h[5])
 	}
 	return 2*(299*r+587*g+114*b) >= 2550*139 // rounds to 0.70 or more
 }
