@@ -705,17 +705,29 @@ func TestBadgeChromium(t *testing.T) {
 
 // BenchmarkBadge draws the counter badge "visitors | 12,345" into a reused
 // buffer, and times npm badgen drawing the same badge in Node as the
-// baseline: metrics badgen-ns/op and x-faster-than-badgen.
+// baseline. As other work on the machine slows both down at different
+// moments, the ratio x-faster-than-badgen compares the best of 20 short timed
+// rounds on each side (go-best-ns/op, badgen-ns/op).
 func BenchmarkBadge(b *testing.B) {
 	b.ReportAllocs()
 	badge := counter.Badge{Label: "visitors", Message: "12,345"}
 	buf := make([]byte, 0, 2048)
-	start := time.Now()
 	for b.Loop() {
 		buf = badge.AppendSVG(buf[:0])
 	}
-	goNs := float64(time.Since(start).Nanoseconds()) / float64(b.N)
 	b.SetBytes(int64(len(buf)))
+	b.StopTimer()
+
+	const rounds, n = 20, 20000
+	goBest := math.Inf(1)
+	for range rounds {
+		start := time.Now()
+		for range n {
+			buf = badge.AppendSVG(buf[:0])
+		}
+		goBest = min(goBest, float64(time.Since(start).Nanoseconds())/n)
+	}
+	b.ReportMetric(goBest, "go-best-ns/op")
 
 	if _, err := exec.LookPath("node"); err != nil {
 		testenv.Missing(b, "node not found: no badgen baseline")
@@ -723,11 +735,11 @@ func BenchmarkBadge(b *testing.B) {
 	if _, err := os.Stat(filepath.Join(testenv.Root(b), "node_modules", "badgen")); err != nil {
 		testenv.Missing(b, "npm package badgen not installed: no baseline")
 	}
-	out := testenv.RunNode(b, time.Minute, "testdata/badgen_bench.cjs", "200000")
+	out := testenv.RunNode(b, time.Minute, "testdata/badgen_bench.cjs", strconv.Itoa(n), strconv.Itoa(rounds))
 	var res struct{ NsPerOp float64 }
 	if err := json.Unmarshal(out, &res); err != nil || res.NsPerOp <= 0 {
 		b.Fatalf("badgen baseline: %v in %s", err, out)
 	}
 	b.ReportMetric(res.NsPerOp, "badgen-ns/op")
-	b.ReportMetric(res.NsPerOp/goNs, "x-faster-than-badgen")
+	b.ReportMetric(res.NsPerOp/goBest, "x-faster-than-badgen")
 }
