@@ -51,11 +51,12 @@ type Badge struct {
 	ID         string // prefix for element ids, for several badges inlined in one page; default none
 }
 
-// Validate reports whether AppendSVG draws b exactly as given: the style
-// and colours are known, Label and Message are valid UTF-8 of at most
-// [MaxTextLen] characters without control characters, and ID has at most
-// [MaxIDLen] ASCII letters, digits, '-' and '_'. Errors wrap
-// [ErrInvalidBadge].
+// Validate reports whether AppendSVG draws b as given (but for runs of
+// spaces, drawn as one): the style and colours are known, Label and Message
+// are valid UTF-8 of at most [MaxTextLen] characters without control
+// characters (tabs and newlines included), and ID has at most [MaxIDLen]
+// ASCII letters, digits, '-' and '_'. Errors wrap [ErrInvalidBadge]; they
+// quote at most 32 bytes of a bad style or colour, and never the text.
 func (b Badge) Validate() error {
 	switch b.Style {
 	case "", StyleFlat, StyleFlatSquare, StylePlastic, StyleForTheBadge:
@@ -88,7 +89,7 @@ func (b Badge) Validate() error {
 func checkText(what, s string) error {
 	n := 0
 	for i, r := range s {
-		if r == utf8.RuneError && len(s[i:]) > 0 {
+		if r == utf8.RuneError {
 			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
 				return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidBadge, what)
 			}
