@@ -393,25 +393,40 @@ func (n *num) set(v int) {
 	i := len(n.buf)
 	if f := v % 100; f != 0 {
 		if f%10 != 0 {
-			i--
-			n.buf[i] = byte('0' + f%10)
+			i -= 3
+			n.buf[i], n.buf[i+1], n.buf[i+2] = '.', digitPairs[2*f], digitPairs[2*f+1]
+		} else {
+			i -= 2
+			n.buf[i], n.buf[i+1] = '.', byte('0'+f/10)
 		}
-		i--
-		n.buf[i] = byte('0' + f/10)
-		i--
-		n.buf[i] = '.'
 	}
 	v /= 100
-	for {
+	for v >= 100 {
+		d := v % 100
+		v /= 100
+		i -= 2
+		n.buf[i], n.buf[i+1] = digitPairs[2*d], digitPairs[2*d+1]
+	}
+	if v >= 10 {
+		i -= 2
+		n.buf[i], n.buf[i+1] = digitPairs[2*v], digitPairs[2*v+1]
+	} else {
 		i--
-		n.buf[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
+		n.buf[i] = byte('0' + v)
 	}
 	n.i = i
 }
+
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 func (n *num) bytes() []byte { return n.buf[n.i:] }
 
