@@ -430,40 +430,41 @@ func TestBadgeStyles(t *testing.T) {
 func TestBadgeColors(t *testing.T) {
 	for _, tt := range []struct {
 		color, fill, text string
+		valid             bool
 	}{
-		{"", "#007ec6", "#fff"},
-		{"blue", "#007ec6", "#fff"},
-		{"brightgreen", "#4c1", "#fff"},
-		{"green", "#97ca00", "#fff"},
-		{"yellow", "#dfb317", "#fff"},
-		{"yellowgreen", "#a4a61d", "#fff"},
-		{"orange", "#fe7d37", "#fff"},
-		{"red", "#e05d44", "#fff"},
-		{"grey", "#555", "#fff"},
-		{"gray", "#555", "#fff"},
-		{"lightgrey", "#9f9f9f", "#fff"},
-		{"lightgray", "#9f9f9f", "#fff"},
-		{"success", "#4c1", "#fff"},
-		{"important", "#fe7d37", "#fff"},
-		{"critical", "#e05d44", "#fff"},
-		{"informational", "#007ec6", "#fff"},
-		{"inactive", "#9f9f9f", "#fff"},
-		{"Red", "#e05d44", "#fff"},
-		{"#ABC", "#abc", "#333"}, // brightness 0.72
-		{"abc", "#abc", "#333"},
-		{"#0A3", "#0a3", "#fff"},
-		{"#aabbcc", "#aabbcc", "#333"},
-		{"AaBbCc", "#aabbcc", "#333"},
-		{"00aa33", "#00aa33", "#fff"},
-		{"fff", "#fff", "#333"},
-		{"#ffff00", "#ffff00", "#333"}, // brightness 0.886
-		{"#b0b0b0", "#b0b0b0", "#fff"}, // 0.690: not above the threshold
-		{"#b1b1b1", "#b1b1b1", "#fff"}, // 0.694, which shields rounds to 0.69
-		{"#b2b2b2", "#b2b2b2", "#333"}, // 0.698
-		{"purple", "#007ec6", "#fff"},  // unknown: the default
-		{"#abcd", "#007ec6", "#fff"},
-		{"#ggg", "#007ec6", "#fff"},
-		{"#", "#007ec6", "#fff"},
+		{"", "#007ec6", "#fff", true},
+		{"blue", "#007ec6", "#fff", true},
+		{"brightgreen", "#4c1", "#fff", true},
+		{"green", "#97ca00", "#fff", true},
+		{"yellow", "#dfb317", "#fff", true},
+		{"yellowgreen", "#a4a61d", "#fff", true},
+		{"orange", "#fe7d37", "#fff", true},
+		{"red", "#e05d44", "#fff", true},
+		{"grey", "#555", "#fff", true},
+		{"gray", "#555", "#fff", true},
+		{"lightgrey", "#9f9f9f", "#fff", true},
+		{"lightgray", "#9f9f9f", "#fff", true},
+		{"success", "#4c1", "#fff", true},
+		{"important", "#fe7d37", "#fff", true},
+		{"critical", "#e05d44", "#fff", true},
+		{"informational", "#007ec6", "#fff", true},
+		{"inactive", "#9f9f9f", "#fff", true},
+		{"Red", "#e05d44", "#fff", true},
+		{"#ABC", "#abc", "#333", true}, // brightness 0.72
+		{"abc", "#abc", "#333", true},
+		{"#0A3", "#0a3", "#fff", true},
+		{"#aabbcc", "#aabbcc", "#333", true},
+		{"AaBbCc", "#aabbcc", "#333", true},
+		{"00aa33", "#00aa33", "#fff", true},
+		{"fff", "#fff", "#333", true},
+		{"#ffff00", "#ffff00", "#333", true}, // brightness 0.886
+		{"#b0b0b0", "#b0b0b0", "#fff", true}, // 0.690: not above the threshold
+		{"#b1b1b1", "#b1b1b1", "#fff", true}, // 0.694, which shields rounds to 0.69
+		{"#b2b2b2", "#b2b2b2", "#333", true}, // 0.698
+		{"purple", "#007ec6", "#fff", false}, // unknown: the default
+		{"#abcd", "#007ec6", "#fff", false},
+		{"#ggg", "#007ec6", "#fff", false},
+		{"#", "#007ec6", "#fff", false},
 	} {
 		svg := counter.Badge{Message: "x", Color: tt.color}.AppendSVG(nil)
 		if !bytes.Contains(svg, []byte(`fill="`+tt.fill+`"/>`)) {
@@ -472,9 +473,10 @@ func TestBadgeColors(t *testing.T) {
 		if doc := checkSVG(t, svg); doc.texts[0].fill != tt.text {
 			t.Errorf("Color %q: text fill %s, want %s", tt.color, doc.texts[0].fill, tt.text)
 		}
-		err := counter.Badge{Message: "x", LabelColor: tt.color}.Validate()
-		if valid := tt.fill != "#007ec6" || tt.color == "" || strings.Contains(tt.color, "blue") || strings.Contains(tt.color, "inform"); valid != (err == nil) {
-			t.Errorf("Validate(LabelColor %q) = %v", tt.color, err)
+		for _, b := range []counter.Badge{{Color: tt.color}, {LabelColor: tt.color}} {
+			if err := b.Validate(); (err == nil) != tt.valid {
+				t.Errorf("Badge%+v.Validate() = %v, want valid %v", b, err, tt.valid)
+			}
 		}
 	}
 }
