@@ -674,6 +674,19 @@ func TestBadgeChromium(t *testing.T) {
 	minPad, maxPad, checked := math.Inf(1), math.Inf(-1), 0
 	for _, m := range res.Badges {
 		b := badges[m.ID]
+		var want []string
+		for _, s := range []string{b.Label, b.Message} {
+			if d := drawn(s, b.Style == counter.StyleForTheBadge); d != "" {
+				want = append(want, d)
+			}
+		}
+		var got []string
+		for _, x := range m.Texts {
+			got = append(got, x.Text)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Chromium read the texts of Badge%+v as %q, want %q", b, got, want)
+		}
 		for _, x := range m.Texts {
 			what := fmt.Sprintf("%s %q: natural width %.2f px, textLength %.2f, padding %.2f | %.2f", b.Style, x.Text, x.Natural, x.TextLength, x.Left, x.Right)
 			if strings.ContainsFunc(x.Text, func(r rune) bool { return unicode.Is(unicode.Han, r) || r > 0xffff }) {
