@@ -114,6 +114,9 @@ func writeFace(w *bytes.Buffer, name, path string) error {
 			if err != nil {
 				return err
 			}
+			if r == '\u00ad' {
+				adv = 0 // browsers draw a soft hyphen only where they break a line
+			}
 			if adv&63 != 0 || adv < 0 || adv>>6 >= 0xffff {
 				return fmt.Errorf("%s: advance of %U is %v, not whole units", path, r, adv)
 			}
