@@ -30,7 +30,9 @@ type Face struct {
 	latin   *[0x500 - 0x20]uint16 // blocks[0]
 	symbols *[0x2200 - 0x2000]uint16
 	kerning []Pair
-	ascii   [95 * 95]int16 // kerning of printable ASCII pairs, for speed
+	// For speed: ASCII advances, and kerning of ASCII pairs.
+	asciiAdv  [128]uint16
+	asciiKern [128][128]int16
 }
 
 // Regular is DejaVu Sans (Book); Bold is DejaVu Sans Bold.
@@ -48,9 +50,12 @@ func newFace(adv *[2][]uint16, kerning []Pair) *Face {
 		symbols: (*[0x2200 - 0x2000]uint16)(adv[1]),
 		kerning: kerning,
 	}
+	for c := 0x20; c < 0x7f; c++ {
+		f.asciiAdv[c] = f.latin[c-0x20]
+	}
 	for _, p := range kerning {
-		if p.A >= 0x20 && p.A < 0x7f && p.B >= 0x20 && p.B < 0x7f {
-			f.ascii[int(p.A-0x20)*95+int(p.B-0x20)] = p.K
+		if p.A < 0x80 && p.B < 0x80 {
+			f.asciiKern[p.A][p.B] = p.K
 		}
 	}
 	return f
@@ -74,8 +79,8 @@ func (f *Face) Advance(r rune) int {
 // Kern returns the kerning between a and b in font units (usually
 // negative, or 0).
 func (f *Face) Kern(a, b rune) int {
-	if i, j := uint32(a)-0x20, uint32(b)-0x20; i < 95 && j < 95 {
-		return int(f.ascii[i*95+j])
+	if uint32(a) < 0x80 && uint32(b) < 0x80 {
+		return int(f.asciiKern[a][b])
 	}
 	if a > 0xffff || b > 0xffff {
 		return 0
@@ -115,11 +120,12 @@ func (f *Face) WidthASCII(s string) int {
 	if len(s) == 0 {
 		return 0
 	}
-	latin := f.latin
-	w := int(latin[s[0]-0x20])
+	prev := s[0] & 0x7f
+	w := int(f.asciiAdv[prev])
 	for i := 1; i < len(s); i++ {
-		a, b := s[i-1]-0x20, s[i]-0x20
-		w += int(latin[b]) + int(f.ascii[int(a)*95+int(b)])
+		c := s[i] & 0x7f
+		w += int(f.asciiAdv[c]) + int(f.asciiKern[prev][c])
+		prev = c
 	}
 	return w
 }
