@@ -67,10 +67,9 @@ type HandlerOptions struct {
 }
 
 // Limits on what a request may carry. Longer queries answer 414, longer
-// labels 400.
+// labels 400 (see MaxTextLen).
 const (
 	maxQueryLen = 1024
-	maxLabelLen = 64
 	maxColorLen = 32
 )
 
@@ -153,8 +152,8 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 	if err := CheckKey(h.key); err != nil {
 		panic(fmt.Sprintf("counter: HandlerOptions.DefaultKey: %v", err))
 	}
-	if err := checkBadge(h.defaults); err != nil {
-		panic(fmt.Sprintf("counter: HandlerOptions: %v", err))
+	if err := h.defaults.Validate(); err != nil {
+		panic("counter: HandlerOptions: " + strings.TrimPrefix(err.Error(), "counter: "))
 	}
 	if h.timeout == 0 {
 		h.timeout = 3 * time.Second
@@ -275,55 +274,6 @@ func parseQuery(raw string) (query, error) {
 	return q, nil
 }
 
-// checkBadge reports whether b's text, colours and style can be drawn.
-// It stands in for Badge.Validate: switch to b.Validate() once badge.go
-// has it.
-func checkBadge(b Badge) error {
-	if len(b.Label) > maxLabelLen {
-		return fmt.Errorf("counter: label longer than %d bytes", maxLabelLen)
-	}
-	if !utf8.ValidString(b.Label) {
-		return errors.New("counter: label is not UTF-8")
-	}
-	for _, r := range b.Label {
-		// Characters XML 1.0 cannot carry, escaped or not.
-		if r < 0x20 || r == 0x7f || r == 0xfffe || r == 0xffff {
-			return errors.New("counter: label has a control character")
-		}
-	}
-	for _, c := range [...]struct{ name, v string }{{"color", b.Color}, {"labelColor", b.LabelColor}} {
-		if !validColor(c.v) {
-			return fmt.Errorf("counter: %s %q is not a shields colour name or a hex colour", c.name, c.v)
-		}
-	}
-	switch b.Style {
-	case StyleFlat, StyleFlatSquare, StylePlastic, StyleForTheBadge:
-	default:
-		return fmt.Errorf("counter: unknown style %q", b.Style)
-	}
-	return nil
-}
-
-// validColor accepts shields' colour names and hex colours of 3 or 6
-// digits, with or without '#'.
-func validColor(c string) bool {
-	switch c {
-	case "brightgreen", "green", "yellow", "yellowgreen", "orange", "red", "blue", "grey", "gray",
-		"lightgrey", "lightgray", "success", "important", "critical", "informational", "inactive":
-		return true
-	}
-	c = strings.TrimPrefix(c, "#")
-	if len(c) != 3 && len(c) != 6 {
-		return false
-	}
-	for i := 0; i < len(c); i++ {
-		if !('0' <= c[i] && c[i] <= '9' || 'a' <= c[i] && c[i] <= 'f' || 'A' <= c[i] && c[i] <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
 // problem is a failed request: the status and the generic text the client
 // sees. Internal causes are logged, never put here.
 type problem struct {
@@ -413,7 +363,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			b.Style = Style(q.style)
 		}
 		if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle {
-			if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || checkBadge(b) != nil {
+			if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || b.Validate() != nil {
 				h.fail(w, r, errBadBadge, h.defaults)
 				return
 			}
@@ -591,7 +541,7 @@ func (h *handler) appendShields(dst []byte, b Badge, n int64) []byte {
 }
 
 // appendJSONString appends s as a JSON string. s is valid UTF-8 (checked by
-// checkBadge); U+2028 and U+2029 are escaped for JavaScript's sake.
+// Badge.Validate); U+2028 and U+2029 are escaped for JavaScript's sake.
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
