@@ -384,7 +384,7 @@ func (p *Proxy) serveRequest(c *conn, req *http.Request, body []byte, m Mode, ch
 	case Throttling:
 		return writeError(c.nc, http.StatusBadRequest, "com.amazon.coral.availability#ThrottlingException", "Rate exceeded (injected by faultproxy)")
 	case ForwardThenReset, ForwardThen500:
-		if _, _, err := p.forward(req, body); err != nil {
+		if _, err := p.forward(req, body); err != nil {
 			if p.ctx.Err() == nil {
 				p.tb.Errorf("faultproxy: forward %s: %v", req.Header.Get("X-Amz-Target"), err)
 			}
@@ -399,7 +399,7 @@ func (p *Proxy) serveRequest(c *conn, req *http.Request, body []byte, m Mode, ch
 	default:
 		panic("faultproxy: unknown mode " + m.String())
 	}
-	resp, respBody, err := p.forward(req, body)
+	resp, err := p.forward(req, body)
 	if err != nil {
 		if p.ctx.Err() == nil {
 			p.tb.Errorf("faultproxy: forward %s: %v", req.Header.Get("X-Amz-Target"), err)
@@ -407,18 +407,25 @@ func (p *Proxy) serveRequest(c *conn, req *http.Request, body []byte, m Mode, ch
 		reset(c.nc)
 		return false
 	}
-	return writeResponse(c.nc, resp.StatusCode, resp.Header, respBody)
+	return writeResponse(c.nc, resp.status, resp.header, resp.body)
 }
 
 // hopHeaders are connection-level headers a proxy does not pass on.
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// forward sends the request upstream and returns the answer, read in full:
-// once forward returns without error the server has applied the request.
-func (p *Proxy) forward(req *http.Request, body []byte) (*http.Response, []byte, error) {
+// answer is a server's answer, read in full.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// forward sends the request upstream and returns the answer: once forward
+// returns without error the server has applied the request.
+func (p *Proxy) forward(req *http.Request, body []byte) (answer, error) {
 	out, err := http.NewRequestWithContext(p.ctx, req.Method, p.upstream+req.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
-		return nil, nil, err
+		return answer{}, err
 	}
 	out.Header = req.Header.Clone()
 	for _, h := range hopHeaders {
@@ -426,18 +433,18 @@ func (p *Proxy) forward(req *http.Request, body []byte) (*http.Response, []byte,
 	}
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
-		return nil, nil, err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, nil, err
+		return answer{}, err
 	}
 	p.forwarded.Add(1)
 	for _, h := range hopHeaders {
 		resp.Header.Del(h)
 	}
-	return resp, b, nil
+	return answer{resp.StatusCode, resp.Header, b}, nil
 }
 
 // reset closes nc with an RST instead of a FIN.
