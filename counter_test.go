@@ -503,12 +503,12 @@ func FuzzCheckKey(f *testing.F) {
 		}
 		ctx := context.Background()
 		m := counter.NewMemory()
-		n, ierr := m.Increment(ctx, key)
+		got, ierr := m.Increment(ctx, key)
 		if (ierr == nil) != (err == nil) {
 			t.Fatalf("CheckKey(%q) = %v but Memory.Increment error = %v", key, err, ierr)
 		}
-		if ierr == nil && n != 1 {
-			t.Fatalf("first Increment(%q) = %d, want 1", key, n)
+		if ierr == nil && got != 1 {
+			t.Fatalf("first Increment(%q) = %d, want 1", key, got)
 		}
 		if ierr != nil && !errors.Is(ierr, counter.ErrInvalidKey) {
 			t.Fatalf("Memory.Increment(%q) = %v, does not wrap ErrInvalidKey", key, ierr)
@@ -518,6 +518,18 @@ func FuzzCheckKey(f *testing.F) {
 		}
 		if _, aerr := m.Add(ctx, key, 3); (aerr == nil) != (err == nil) {
 			t.Fatalf("CheckKey(%q) = %v but Memory.Add error = %v", key, err, aerr)
+		}
+		// Dynamo (on a fake client): the same keys, and a rejected key never
+		// reaches DynamoDB.
+		f := &fakeDynamo{out: map[string]types.AttributeValue{"count": n("1")}}
+		d := counter.NewDynamo(f, counter.DynamoOptions{})
+		_, derr := d.Increment(ctx, key)
+		_, cerr := d.Count(ctx, key)
+		if (derr == nil) != (err == nil) || (cerr == nil) != (err == nil) {
+			t.Fatalf("CheckKey(%q) = %v but Dynamo.Increment error = %v, Count error = %v", key, err, derr, cerr)
+		}
+		if err != nil && len(f.updates)+len(f.gets) != 0 {
+			t.Fatalf("rejected key %q reached DynamoDB", key)
 		}
 	})
 }
