@@ -194,11 +194,12 @@ func TestDynamoTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var conns sync.WaitGroup
+	var conns sync.WaitGroup // the accept loop and one goroutine per connection
 	stop := make(chan struct{})
-	defer func() { close(stop); conns.Wait() }()
+	defer func() { ln.Close(); close(stop); conns.Wait() }()
+	conns.Add(1) // before Wait can run: WaitGroup forbids an Add from zero concurrent with Wait
 	go func() {
+		defer conns.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
