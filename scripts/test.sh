@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts everything the tests need on a fresh Debian machine,
-# then runs every test: go vet, go test -race (dynalite, the Lambda emulator
-# and Chromium included) and short fuzz runs. Run from anywhere:
+# then runs every test: go vet, golangci-lint, govulncheck, go test -race
+# (dynalite, the Lambda emulator and Chromium included) and short fuzz runs.
+# Run from anywhere:
 #   bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
