@@ -47,14 +47,17 @@ type RetryPolicy int
 
 const (
 	// RetrySDK keeps the client's own retryer: by default up to 4 attempts,
-	// also after ambiguous failures, so a visit is rarely counted more than
-	// once but never lost to a passing fault.
+	// also after ambiguous failures. A visit is never lost to a fault that
+	// passes within the attempts, but each attempt that DynamoDB applied and
+	// whose answer was lost counts it again: up to 4 times in all.
 	RetrySDK RetryPolicy = iota
 	// RetryUnsent retries only failures where the update surely was not
-	// applied: throttling and connections that were never made. A count can
-	// then be lost to an ambiguous failure but never doubled.
+	// applied: throttling and connections that were never made. A visit is
+	// counted at most once; after an ambiguous failure the caller gets the
+	// error and the visit was counted once or not at all.
 	RetryUnsent
-	// RetryNever makes one attempt per increment.
+	// RetryNever makes one attempt per increment. A visit is counted at
+	// most once; the caller gets the error of any failure.
 	RetryNever
 )
 
