@@ -412,7 +412,7 @@ func (n *num) set(v int) {
 		n.buf[i], n.buf[i+1] = digitPairs[2*v], digitPairs[2*v+1]
 	} else {
 		i--
-		n.buf[i] = byte('0' + v)
+		n.buf[i] = digitPairs[2*v+1]
 	}
 	n.i = i
 }
@@ -538,7 +538,7 @@ func appendText(dst []byte, s string, plain, upper, truncated bool) []byte {
 			dst = append(dst, "&apos;"...)
 		default:
 			if r < utf8.RuneSelf {
-				dst = append(dst, byte(r))
+				dst = append(dst, byte(r)) //nolint:gosec // 0 <= r < RuneSelf: ranging over a string yields no negative rune
 			} else {
 				dst = utf8.AppendRune(dst, r)
 			}
@@ -755,7 +755,7 @@ const (
 // number is below 10 and the decimal is not 0, rounded half up: 1,234 →
 // 1.2k, 12,345 → 12k, 999,999 → 1M, -1,500 → -1.5k.
 func AppendNumber(dst []byte, n int64, f NumberFormat) []byte {
-	u := uint64(n)
+	u := uint64(n) //nolint:gosec // two's complement on purpose: -u below is |n|, MinInt64 included
 	if n < 0 {
 		dst = append(dst, '-')
 		u = -u

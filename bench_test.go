@@ -19,11 +19,16 @@ func BenchmarkMemoryIncrement(b *testing.B) {
 	ctx := context.Background()
 	b.Run("one-key", func(b *testing.B) {
 		m := counter.NewMemory()
-		m.Increment(ctx, "visitors")
+		if _, err := m.Increment(ctx, "visitors"); err != nil {
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				m.Increment(ctx, "visitors")
+				if _, err := m.Increment(ctx, "visitors"); err != nil {
+					b.Error(err)
+					return
+				}
 			}
 		})
 	})
@@ -32,14 +37,19 @@ func BenchmarkMemoryIncrement(b *testing.B) {
 		keys := make([]string, 1000)
 		for i := range keys {
 			keys[i] = "page:" + strconv.Itoa(i)
-			m.Increment(ctx, keys[i])
+			if _, err := m.Increment(ctx, keys[i]); err != nil {
+				b.Fatal(err)
+			}
 		}
 		var seq atomic.Uint32
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(seq.Add(1)) * 7919
 			for pb.Next() {
-				m.Increment(ctx, keys[i%len(keys)])
+				if _, err := m.Increment(ctx, keys[i%len(keys)]); err != nil {
+					b.Error(err)
+					return
+				}
 				i++
 			}
 		})

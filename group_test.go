@@ -367,8 +367,8 @@ func TestGroupClose(t *testing.T) {
 	recv(t, first)
 	a.expectWrite(t, 1) // the visit queued before Close is still written
 	select {
-	case <-closed:
-		t.Fatal("Close returned while a write was in flight")
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a write was in flight", err)
 	default:
 	}
 	a.results <- nil
@@ -565,7 +565,7 @@ func TestGroupStorePanics(t *testing.T) {
 	panicked := make(chan any, 1)
 	go func() {
 		defer func() { panicked <- recover() }()
-		g.Increment(ctx, "hot")
+		_, _ = g.Increment(ctx, "hot") // panics
 	}()
 	a.expectWrite(t, 1)
 	queued := call(ctx, g, 1)

@@ -110,7 +110,7 @@ func BenchmarkJSONHandler(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := counter.JSONHandler(counter.NewMemory(), bc.opts)
-			r := httptest.NewRequest("GET", "/count", nil)
+			r := httptest.NewRequest(http.MethodGet, "/count", nil)
 			r.Header.Set("Origin", "https://me.example")
 			body, ct := captureResponse(b, h, r)
 			benchAgainst(b, h, bareHandler(ct, body, len(bc.opts.AllowedOrigins) > 0), r)
@@ -126,7 +126,7 @@ func BenchmarkJSONHandler(b *testing.B) {
 //	go test -run '^$' -bench 'Handler$' -benchtime 1s .
 func BenchmarkBadgeHandler(b *testing.B) {
 	h := counter.BadgeHandler(counter.NewMemory(), counter.HandlerOptions{})
-	r := httptest.NewRequest("GET", "/count", nil)
+	r := httptest.NewRequest(http.MethodGet, "/count", nil)
 	body, ct := captureResponse(b, h, r)
 	b.Run("bytes", func(b *testing.B) {
 		benchAgainst(b, h, bareHandler(ct, body, false), r)

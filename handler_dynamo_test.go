@@ -57,9 +57,12 @@ func TestHandlersOverDynamo(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				io.Copy(io.Discard, res.Body)
+				_, err = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
-				if res.StatusCode != 200 {
+				if err != nil {
+					t.Errorf("GET %s: %v", url, err)
+				}
+				if res.StatusCode != http.StatusOK {
 					t.Errorf("GET %s: %d", url, res.StatusCode)
 				}
 			}

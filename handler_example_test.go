@@ -15,7 +15,7 @@ func ExampleJSONHandler() {
 	h := counter.JSONHandler(counter.NewMemory(), counter.HandlerOptions{})
 	for _, target := range []string{"/", "/", "/?hit=false"} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
 		fmt.Println(target, w.Code, w.Body)
 		fmt.Println("  Content-Type:", w.Header().Get("Content-Type"))
 		fmt.Println("  Cache-Control:", w.Header().Get("Cache-Control"))
@@ -45,7 +45,7 @@ func ExampleJSONHandler_serveMux() {
 	mux.Handle("/api/{key}", counter.JSONHandler(store, opts))
 	mux.Handle("/badge/{key}", counter.BadgeHandler(store, opts))
 
-	r := httptest.NewRequest("GET", "/api/home", nil)
+	r := httptest.NewRequest(http.MethodGet, "/api/home", nil)
 	r.Header.Set("Origin", "https://me.example")
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, r)
@@ -54,11 +54,11 @@ func ExampleJSONHandler_serveMux() {
 	fmt.Println("Vary:", w.Header().Get("Vary"))
 
 	w = httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest("GET", "/badge/home?style=flat-square", nil))
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/badge/home?style=flat-square", nil))
 	fmt.Println(w.Code, w.Header().Get("Content-Type"), strings.HasPrefix(w.Body.String(), "<svg"))
 
 	w = httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest("GET", "/api/home?hit=false", nil))
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/home?hit=false", nil))
 	fmt.Println(w.Code, w.Body)
 	// Output:
 	// 200 {"key":"home","count":1}
@@ -74,7 +74,7 @@ func ExampleBadgeHandler() {
 	h := counter.BadgeHandler(counter.NewMemory(), counter.HandlerOptions{Label: "views", Color: "green"})
 	for _, target := range []string{"/?style=for-the-badge", "/?color=not-a-colour"} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
 		fmt.Println(w.Code, w.Header().Get("Content-Type"), w.Header().Get("Content-Security-Policy"))
 	}
 	// Output:

@@ -39,7 +39,9 @@ func FuzzHandlerQuery(f *testing.F) {
 	methods := []string{"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "BREW"}
 	f.Fuzz(func(t *testing.T, key, query, inm, origin string, method uint8, badge bool) {
 		m := counter.NewMemory()
-		m.Add(context.Background(), "visitors", 41)
+		if _, err := m.Add(context.Background(), "visitors", 41); err != nil {
+			t.Fatal(err)
+		}
 		logger, _ := newLogBuffer()
 		opts := counter.HandlerOptions{AllowedOrigins: []string{"https://me.example"}, Logger: logger}
 		h := counter.JSONHandler(m, opts)

@@ -159,7 +159,7 @@ func svgWellFormedErr(body []byte) error {
 	root := true
 	for {
 		tok, err := d.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if root {
 				return errors.New("no root element")
 			}
@@ -274,7 +274,9 @@ func TestJSONHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := counter.NewMemory()
-			m.Add(context.Background(), "visitors", 10)
+			if _, err := m.Add(context.Background(), "visitors", 10); err != nil {
+				t.Fatal(err)
+			}
 			var store counter.Incrementer = m
 			if tt.store != nil {
 				store = tt.store(m)
@@ -397,7 +399,9 @@ func TestBadgeHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := counter.NewMemory()
-			m.Add(context.Background(), "visitors", 1233)
+			if _, err := m.Add(context.Background(), "visitors", 1233); err != nil {
+				t.Fatal(err)
+			}
 			var store counter.Incrementer = m
 			if tt.store != nil {
 				store = tt.store
@@ -436,7 +440,9 @@ func TestHandlerETag(t *testing.T) {
 				h = counter.BadgeHandler(m, counter.HandlerOptions{})
 			}
 			h = mountAPI(h)
-			m.Increment(context.Background(), "visitors")
+			if _, err := m.Increment(context.Background(), "visitors"); err != nil {
+				t.Fatal(err)
+			}
 			first := serveHandler(t, h, "GET", "/api/visitors?hit=false", nil)
 			etag := first.Header().Get("ETag")
 			if first.Code != 200 || etag == "" || !strings.HasPrefix(etag, `"`) || !strings.HasSuffix(etag, `"`) {
@@ -627,7 +633,7 @@ func TestHandlerClientGone(t *testing.T) {
 	logger, logs := newLogBuffer()
 	h := mountAPI(counter.JSONHandler(hangingStore{}, counter.HandlerOptions{Logger: logger}))
 	ctx, cancel := context.WithCancel(context.Background())
-	r := httptest.NewRequest("GET", "/api/visitors", nil).WithContext(ctx)
+	r := httptest.NewRequest(http.MethodGet, "/api/visitors", nil).WithContext(ctx)
 	time.AfterFunc(20*time.Millisecond, cancel)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -647,7 +653,7 @@ func TestHandlerRequestDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/visitors", nil).WithContext(ctx))
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/visitors", nil).WithContext(ctx))
 	if w.Code != http.StatusGatewayTimeout {
 		t.Errorf("status %d, want 504", w.Code)
 	}
@@ -715,7 +721,7 @@ func TestHandlerConcurrent(t *testing.T) {
 					target = b
 				}
 				w := httptest.NewRecorder()
-				target.ServeHTTP(w, httptest.NewRequest("GET", "/api/visitors", nil))
+				target.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/visitors", nil))
 				if w.Code != 200 {
 					t.Errorf("status %d", w.Code)
 					return

@@ -35,7 +35,9 @@ func rawCount(t *testing.T, client *dynamodb.Client, table, id string) (int64, b
 		return 0, false
 	}
 	var v int64
-	fmt.Sscan(num.Value, &v)
+	if _, err := fmt.Sscan(num.Value, &v); err != nil {
+		t.Fatalf("stored count %q: %v", num.Value, err)
+	}
 	return v, true
 }
 

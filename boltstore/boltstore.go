@@ -21,11 +21,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/resumecounter/counter"
 )
@@ -100,7 +102,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, opts.FileMode, &bolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("boltstore: open %s: file is locked by another process (waited %v): %w", path, opts.LockTimeout, err)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
@@ -173,8 +175,7 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		b := tx.Bucket(bucket)
 		old := b.Get([]byte(key))
 		var cur int64
-		switch {
-		case old == nil:
+		if old == nil {
 			keys := b.Sequence()
 			if s.maxKeys > 0 && keys >= s.maxKeys {
 				refused = fmt.Errorf("%w: %s %q refused, the store holds %d", ErrTooManyKeys, op, key, keys)
@@ -183,16 +184,19 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 			if err := b.SetSequence(keys + 1); err != nil {
 				return err
 			}
-		case len(old) == 8:
-			cur = int64(binary.BigEndian.Uint64(old))
-		default:
-			return fmt.Errorf("stored count of %d bytes, want 8", len(old))
+		} else {
+			var err error
+			if cur, err = decodeCount(old); err != nil {
+				return err
+			}
 		}
 		next := cur + n
 		if next < cur {
 			return fmt.Errorf("count %d + %d overflows", cur, n)
 		}
-		if err := b.Put([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(next))); err != nil {
+		// next >= 0: decodeCount never returns a negative count, n >= 1 and
+		// overflow was refused above.
+		if err := b.Put([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(next))); err != nil { //nolint:gosec // see above
 			return err
 		}
 		count = next
@@ -228,14 +232,12 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 	var n int64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get([]byte(key))
-		switch len(v) {
-		case 0:
-		case 8:
-			n = int64(binary.BigEndian.Uint64(v))
-		default:
-			return fmt.Errorf("stored count of %d bytes, want 8", len(v))
+		if len(v) == 0 {
+			return nil
 		}
-		return nil
+		var err error
+		n, err = decodeCount(v)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("boltstore: count %q: %w", key, err)
@@ -254,4 +256,16 @@ func (s *Store) Keys() (int, error) {
 		return 0, fmt.Errorf("boltstore: keys: %w", err)
 	}
 	return int(n), nil
+}
+
+// decodeCount reads a stored count: 8 bytes, big-endian, at most MaxInt64.
+func decodeCount(v []byte) (int64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("stored count of %d bytes, want 8", len(v))
+	}
+	u := binary.BigEndian.Uint64(v)
+	if u > math.MaxInt64 {
+		return 0, fmt.Errorf("stored count %d is out of range", u)
+	}
+	return int64(u), nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/resumecounter/counter/countertest"
 )
@@ -246,7 +247,7 @@ func TestLockedFile(t *testing.T) {
 	open(t, path, Options{})
 	start := time.Now()
 	_, err := Open(path, Options{LockTimeout: 100 * time.Millisecond})
-	if !errors.Is(err, bolt.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
+	if !errors.Is(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("second Open: error = %v, want a lock timeout", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {

@@ -48,7 +48,8 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer closeStore() // on early errors; the normal path closes it below
+	// On early errors; the normal path closes it below and reports its error.
+	defer func() { _ = closeStore() }()
 
 	opts := counter.HandlerOptions{AllowedOrigins: list(os.Getenv("COUNTER_ALLOWED_ORIGINS")), Logger: log}
 	mux := http.NewServeMux()

@@ -177,7 +177,14 @@ func getJSON(t *testing.T, u string) answer {
 	return a
 }
 
-func get(t *testing.T, u string) (*http.Response, string) {
+// reply is what get keeps of a response whose body it has read and closed.
+type reply struct {
+	Status     string
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, u string) (reply, string) {
 	t.Helper()
 	res, err := http.Get(u)
 	if err != nil {
@@ -188,7 +195,7 @@ func get(t *testing.T, u string) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(body)
+	return reply{res.Status, res.StatusCode, res.Header}, string(body)
 }
 
 // dynamoEnv creates a table in dynalite and returns the server's settings
@@ -233,18 +240,18 @@ func TestStores(t *testing.T) {
 				t.Fatalf("another key: got %+v, want count 1", a)
 			}
 			res, body := get(t, s.URL+"/badge/visitors")
-			if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
 				t.Fatalf("badge: %s, %s: %.100s", res.Status, res.Header.Get("Content-Type"), body)
 			}
 			if a := getJSON(t, s.URL+"/api/visitors"); a.Count != 5 {
 				t.Fatalf("after the badge: count %d, want 5 (the badge counts too)", a.Count)
 			}
 			res, body = get(t, s.URL+"/")
-			if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, `src="counter.js"`) {
+			if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, `src="counter.js"`) {
 				t.Fatalf("page: %s, %s: %.200s", res.Status, res.Header.Get("Content-Type"), body)
 			}
 			res, body = get(t, s.URL+"/counter.js")
-			if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), "javascript") || !strings.Contains(body, "data-counter") {
+			if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Type"), "javascript") || !strings.Contains(body, "data-counter") {
 				t.Fatalf("counter.js: %s, %s", res.Status, res.Header.Get("Content-Type"))
 			}
 			if tc.name == "bolt-default-path" {
@@ -278,7 +285,7 @@ func TestBoltCountsSurviveRestart(t *testing.T) {
 func TestAllowedOrigins(t *testing.T) {
 	s := start(t, "COUNTER_STORE=memory", "COUNTER_ALLOWED_ORIGINS=http://a.test, http://b.test")
 	for origin, want := range map[string]string{"http://b.test": "http://b.test", "http://evil.test": ""} {
-		req, _ := http.NewRequest("GET", s.URL+"/api/visitors", nil)
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/visitors", nil)
 		req.Header.Set("Origin", origin)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -326,7 +333,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 			}
 			defer res.Body.Close()
 			var a answer
-			if res.StatusCode != 200 {
+			if res.StatusCode != http.StatusOK {
 				err = fmt.Errorf("status %s", res.Status)
 			} else {
 				err = json.NewDecoder(res.Body).Decode(&a)
@@ -355,7 +362,8 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if took > hold+2*time.Second {
 		t.Errorf("exit took %v after SIGTERM, want about %v (the requests in flight)", took, hold)
 	}
-	if _, err := http.Get(s.URL + "/api/visitors"); err == nil {
+	if res, err := http.Get(s.URL + "/api/visitors"); err == nil {
+		res.Body.Close()
 		t.Fatal("a request after the exit succeeded")
 	}
 	store := counter.NewDynamo(testenv.DynamoClient(endpoint), counter.DynamoOptions{Table: table})
@@ -389,9 +397,11 @@ func TestBoltShutdownUnderLoad(t *testing.T) {
 				if err != nil {
 					return // the server has stopped
 				}
-				io.Copy(io.Discard, res.Body)
+				// The status line is the acknowledgement; the body only
+				// drains the connection for the next request.
+				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
-				if res.StatusCode == 200 {
+				if res.StatusCode == http.StatusOK {
 					ok.Add(1)
 				}
 			}

@@ -65,9 +65,10 @@ func newFace(adv *[2][]uint16, kerning []Pair) *Face {
 // the tables lack r.
 func (f *Face) Advance(r rune) int {
 	var a uint16 = Missing
-	if i := uint32(r) - 0x20; i < uint32(len(f.latin)) {
+	// A negative rune converts to a large uint32 and fails the bounds checks.
+	if i := uint32(r) - 0x20; i < uint32(len(f.latin)) { //nolint:gosec // see above
 		a = f.latin[i]
-	} else if i := uint32(r) - 0x2000; i < uint32(len(f.symbols)) {
+	} else if i := uint32(r) - 0x2000; i < uint32(len(f.symbols)) { //nolint:gosec // see above
 		a = f.symbols[i]
 	}
 	if a == Missing {
@@ -79,13 +80,14 @@ func (f *Face) Advance(r rune) int {
 // Kern returns the kerning between a and b in font units (usually
 // negative, or 0).
 func (f *Face) Kern(a, b rune) int {
-	if uint32(a) < 0x80 && uint32(b) < 0x80 {
+	// Negative runes convert to large uint32s and take neither table.
+	if uint32(a) < 0x80 && uint32(b) < 0x80 { //nolint:gosec // see above
 		return int(f.asciiKern[a][b])
 	}
 	if a > 0xffff || b > 0xffff {
 		return 0
 	}
-	key := uint32(a)<<16 | uint32(b)
+	key := uint32(a)<<16 | uint32(b) //nolint:gosec // a negative rune makes a key no pair has
 	lo, hi := 0, len(f.kerning)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"go/format"
@@ -135,7 +136,7 @@ func writeFace(w *bytes.Buffer, name, path string) error {
 	for _, g0 := range glyphs {
 		for _, g1 := range glyphs {
 			k, err := f.Kern(&b, g0.x, g1.x, ppem, font.HintingNone)
-			if err == sfnt.ErrNotFound {
+			if errors.Is(err, sfnt.ErrNotFound) {
 				continue
 			}
 			if err != nil {
