@@ -35,7 +35,8 @@ var ErrInvalidKey = errors.New("counter: invalid key")
 
 // ErrTooManyKeys is wrapped by the error a store with a key limit returns
 // for a new key once the limit is reached (see [NewMemoryLimit]). Nothing is
-// written; keys that already exist keep counting.
+// written; keys that already exist keep counting. The handlers answer it
+// with 404, as for a key that is not allowed.
 var ErrTooManyKeys = errors.New("counter: too many keys")
 
 // errInvalidN is returned by Add for n < 1.

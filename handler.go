@@ -87,7 +87,8 @@ const (
 // must-revalidate, max-age=0); read-only responses carry an ETag and answer
 // 304 Not Modified to a matching If-None-Match. Errors answer
 // {"error":"…"} with a generic text: 400 for an invalid key or parameter,
-// 404 for a key not allowed by Keys or AllowKey, 414 for a query longer than
+// 404 for a key not allowed by Keys or AllowKey or a new key the store
+// refuses with [ErrTooManyKeys] (nothing is written), 414 for a query longer than
 // 1024 bytes, 501 for ?hit=false over a store that cannot read, 503 when the
 // store fails and 504 when it does not answer within Timeout. The cause of a
 // 5xx goes to the Logger, never to the client.
@@ -479,6 +480,11 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 	switch {
 	case errors.Is(err, ErrInvalidKey):
 		p = errBadKey // a store with stricter key rules than CheckKey
+	case errors.Is(err, ErrTooManyKeys):
+		// The key cannot be created and nothing was written: to the client,
+		// a key that does not exist. The operator hears of the full store.
+		p = errUnknownKey
+		logger.LogAttrs(ctx, slog.LevelWarn, "counter: store refused a new key", slog.String("key", key), slog.String("op", op), slog.Any("err", err))
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client went away; nobody reads the answer.
 		logger.LogAttrs(ctx, slog.LevelDebug, "counter: client gone", slog.String("key", key), slog.String("op", op), slog.Any("err", err))

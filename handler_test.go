@@ -582,6 +582,53 @@ func TestHandlerCORS(t *testing.T) {
 	}
 }
 
+// A store at its key cap refuses a new key: the client gets the generic 404
+// of an unknown key, nothing is written, the operator gets a warning, and
+// existing keys keep counting.
+func TestHandlerKeyCap(t *testing.T) {
+	for _, badge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("badge=%v", badge), func(t *testing.T) {
+			m := counter.NewMemoryLimit(1)
+			logger, logs := newLogBuffer()
+			opts := counter.HandlerOptions{Logger: logger}
+			h := counter.JSONHandler(m, opts)
+			want := []byte(`{"error":"unknown key"}`)
+			if badge {
+				h = counter.BadgeHandler(m, opts)
+				want = wantErrBadge("unknown key").AppendSVG(nil)
+			}
+			h = mountAPI(h)
+			if w := serveHandler(t, h, http.MethodGet, "/api/visitors", nil); w.Code != http.StatusOK {
+				t.Fatalf("first key: status %d, want 200", w.Code)
+			}
+			for _, target := range []string{"/api/other", "/api/other?hit=true", "/api/other"} {
+				w := serveHandler(t, h, http.MethodGet, target, nil)
+				if w.Code != http.StatusNotFound || !bytes.Equal(w.Body.Bytes(), want) {
+					t.Fatalf("GET %s over a full store: %d %s, want 404 %s", target, w.Code, w.Body, want)
+				}
+				checkResponseBasics(t, w, badge, http.MethodGet)
+			}
+			if got := memCount(t, m, "other"); got != 0 {
+				t.Errorf("refused key counted %d, want 0", got)
+			}
+			if w := serveHandler(t, h, http.MethodGet, "/api/visitors", nil); w.Code != http.StatusOK {
+				t.Errorf("existing key at the cap: status %d, want 200", w.Code)
+			}
+			if got := memCount(t, m, "visitors"); got != 2 {
+				t.Errorf("existing key counted %d, want 2", got)
+			}
+			for _, s := range []string{`"level":"WARN"`, `"msg":"counter: store refused a new key"`, `"key":"other"`, "too many keys"} {
+				if !strings.Contains(logs.String(), s) {
+					t.Errorf("log lacks %s:\n%s", s, logs)
+				}
+			}
+			if strings.Contains(logs.String(), `"level":"ERROR"`) {
+				t.Errorf("a full store logged an error:\n%s", logs)
+			}
+		})
+	}
+}
+
 // The cause of a failure reaches the configured logger with the key, and
 // never the client.
 func TestHandlerLogsCause(t *testing.T) {

@@ -37,8 +37,15 @@ import (
 const DefaultMaxKeys = 10_000
 
 // ErrTooManyKeys is wrapped by the error for a new key when the store
-// already holds [Options.MaxKeys] keys. Existing keys still count.
-var ErrTooManyKeys = errors.New("boltstore: too many keys")
+// already holds [Options.MaxKeys] keys. Existing keys still count. It wraps
+// [counter.ErrTooManyKeys], so errors.Is(err, counter.ErrTooManyKeys) holds
+// for every store with a key cap, and the handlers answer it with 404.
+var ErrTooManyKeys error = tooManyKeys{}
+
+type tooManyKeys struct{}
+
+func (tooManyKeys) Error() string { return "boltstore: too many keys" }
+func (tooManyKeys) Unwrap() error { return counter.ErrTooManyKeys }
 
 // Options configures [Open]. The zero value works.
 type Options struct {

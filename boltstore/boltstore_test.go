@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/countertest"
 )
 
@@ -96,8 +100,12 @@ func TestMaxKeys(t *testing.T) {
 		{"Increment", func() (int64, error) { return s.Increment(ctx, "d") }},
 		{"Add", func() (int64, error) { return s.Add(ctx, "d", 5) }},
 	} {
-		if n, err := op.do(); !errors.Is(err, ErrTooManyKeys) || n != 0 {
-			t.Errorf("%s of a 4th key with MaxKeys 3 = %d, %v; want 0, ErrTooManyKeys", op.name, n, err)
+		n, err := op.do()
+		if !errors.Is(err, ErrTooManyKeys) || !errors.Is(err, counter.ErrTooManyKeys) || n != 0 {
+			t.Errorf("%s of a 4th key with MaxKeys 3 = %d, %v; want 0, ErrTooManyKeys wrapping counter.ErrTooManyKeys", op.name, n, err)
+		}
+		if !strings.HasPrefix(err.Error(), "boltstore: ") {
+			t.Errorf("error %q lacks the package prefix", err)
 		}
 	}
 	if n, err := s.Count(ctx, "d"); err != nil || n != 0 {
@@ -120,6 +128,39 @@ func TestMaxKeys(t *testing.T) {
 	}
 	if _, err := s.Increment(ctx, "e"); !errors.Is(err, ErrTooManyKeys) {
 		t.Fatalf("5th key with MaxKeys 4: error = %v, want ErrTooManyKeys", err)
+	}
+}
+
+// The handlers answer a new key beyond the cap with 404 and write nothing.
+func TestHandlersAtMaxKeys(t *testing.T) {
+	s := tempStore(t, Options{MaxKeys: 1})
+	opts := counter.HandlerOptions{Logger: slog.New(slog.DiscardHandler)}
+	mux := http.NewServeMux()
+	mux.Handle("/api/{key}", counter.JSONHandler(s, opts))
+	mux.Handle("/badge/{key}", counter.BadgeHandler(s, opts))
+	for _, tc := range []struct {
+		target string
+		code   int
+	}{
+		{"/api/visitors", http.StatusOK},
+		{"/api/other", http.StatusNotFound},
+		{"/badge/other", http.StatusNotFound},
+		{"/badge/visitors", http.StatusOK},
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tc.target, nil))
+		if w.Code != tc.code {
+			t.Errorf("GET %s: status %d, want %d; body %s", tc.target, w.Code, tc.code, w.Body)
+		}
+		if w.Code == http.StatusNotFound && !strings.Contains(w.Body.String(), "unknown key") {
+			t.Errorf("GET %s: body %s, want the generic unknown key", tc.target, w.Body)
+		}
+	}
+	if k, err := s.Keys(); err != nil || k != 1 {
+		t.Errorf("Keys = %d, %v; want 1", k, err)
+	}
+	if n, err := s.Count(context.Background(), "visitors"); err != nil || n != 2 {
+		t.Errorf("Count(visitors) = %d, %v; want 2", n, err)
 	}
 }
 
