@@ -11,6 +11,7 @@ require (
 	github.com/rs/cors v1.11.1
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/image v0.36.0
+	golang.org/x/time v0.14.0
 )
 
 require (

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,17 +45,43 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	store, closeStore, err := openStore(ctx, log)
+	opts := counter.HandlerOptions{
+		AllowedOrigins: list(os.Getenv("COUNTER_ALLOWED_ORIGINS")),
+		Keys:           list(os.Getenv("COUNTER_KEYS")),
+		Logger:         log,
+	}
+	for _, k := range opts.Keys {
+		if err := counter.CheckKey(k); err != nil {
+			return fmt.Errorf("COUNTER_KEYS: %w", err)
+		}
+	}
+	maxKeys, err := maxKeysFromEnv()
+	if err != nil {
+		return err
+	}
+	limit, err := limiterFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+
+	store, closeStore, err := openStore(ctx, log, maxKeys)
 	if err != nil {
 		return err
 	}
 	// On early errors; the normal path closes it below and reports its error.
 	defer func() { _ = closeStore() }()
 
-	opts := counter.HandlerOptions{AllowedOrigins: list(os.Getenv("COUNTER_ALLOWED_ORIGINS")), Logger: log}
+	api, badges := counter.JSONHandler(store, opts), counter.BadgeHandler(store, opts)
+	if limit != nil {
+		api, badges = limit.wrap(api, false), limit.wrap(badges, true)
+		log.Info("rate limit per client", "per_second", float64(limit.limit), "burst", limit.burst, "trusted_proxies", limit.proxies)
+	}
+	if opts.Keys != nil {
+		log.Info("keys allowed", "keys", opts.Keys)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/{key}", counter.JSONHandler(store, opts))
-	mux.Handle("/badge/{key}", counter.BadgeHandler(store, opts))
+	mux.Handle("/api/{key}", api)
+	mux.Handle("/badge/{key}", badges)
 	mux.Handle("/", http.FileServerFS(web.Files))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("COUNTER_HOST"), cmp.Or(os.Getenv("PORT"), "8080")))
@@ -99,19 +126,38 @@ type store interface {
 	counter.Reader
 }
 
-// openStore opens the store that COUNTER_STORE names. Its close function may
-// be called more than once.
-func openStore(ctx context.Context, log *slog.Logger) (store, func() error, error) {
+// defaultMaxKeys caps the distinct keys of the bolt and memory stores unless
+// COUNTER_MAX_KEYS says otherwise, so made-up keys cannot fill the disk or
+// the memory.
+const defaultMaxKeys = boltstore.DefaultMaxKeys
+
+// maxKeysFromEnv reads COUNTER_MAX_KEYS: a number of keys, 0 for no cap.
+func maxKeysFromEnv() (int, error) {
+	s := strings.TrimSpace(os.Getenv("COUNTER_MAX_KEYS"))
+	if s == "" {
+		return defaultMaxKeys, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("COUNTER_MAX_KEYS=%s: want a number of keys (0: no cap)", s)
+	}
+	return n, nil
+}
+
+// openStore opens the store that COUNTER_STORE names, with at most maxKeys
+// keys (0: no cap) where the store has a cap. Its close function may be
+// called more than once.
+func openStore(ctx context.Context, log *slog.Logger, maxKeys int) (store, func() error, error) {
 	noClose := func() error { return nil }
 	switch kind := os.Getenv("COUNTER_STORE"); kind {
 	case "", "bolt":
 		path := cmp.Or(os.Getenv("COUNTER_DATA"), "counter.db")
-		s, err := boltstore.Open(path, boltstore.Options{})
+		s, err := boltstore.Open(path, boltstore.Options{MaxKeys: cmp.Or(maxKeys, -1)})
 		if err != nil {
 			return nil, nil, err
 		}
 		keys, _ := s.Keys()
-		log.Info("store: bbolt file", "path", path, "keys", keys)
+		log.Info("store: bbolt file", "path", path, "keys", keys, "max_keys", maxKeys)
 		closed := false
 		return s, func() error {
 			if closed {
@@ -121,8 +167,8 @@ func openStore(ctx context.Context, log *slog.Logger) (store, func() error, erro
 			return s.Close()
 		}, nil
 	case "memory":
-		log.Info("store: memory (counts are lost when the server stops)")
-		return counter.NewMemory(), noClose, nil
+		log.Info("store: memory (counts are lost when the server stops)", "max_keys", maxKeys)
+		return counter.NewMemoryLimit(maxKeys), noClose, nil
 	case "dynamodb":
 		cfg, err := config.LoadDefaultConfig(ctx) // AWS_REGION, credentials, AWS_ENDPOINT_URL_DYNAMODB
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,7 +162,20 @@ type answer struct {
 
 func getJSON(t *testing.T, u string) answer {
 	t.Helper()
-	res, err := http.Get(u)
+	return getJSONWith(t, u, nil)
+}
+
+// getJSONWith is getJSON with header added to the request.
+func getJSONWith(t *testing.T, u string, header http.Header) answer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +200,20 @@ type reply struct {
 
 func get(t *testing.T, u string) (reply, string) {
 	t.Helper()
-	res, err := http.Get(u)
+	return getWith(t, u, nil)
+}
+
+// getWith sends a GET with header added.
+func getWith(t *testing.T, u string, header http.Header) (reply, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,6 +464,11 @@ func TestStartupErrors(t *testing.T) {
 			return awsEnv(endpoint, testenv.CreateTable(t, testenv.DynamoClient(endpoint), "pk"))
 		}, []string{"has partition key pk, want id"}},
 		{"unknown store", func(*testing.T) []string { return []string{"COUNTER_STORE=redis"} }, []string{"COUNTER_STORE=redis"}},
+		{"invalid allowed key", func(*testing.T) []string { return []string{"COUNTER_KEYS=home, a/b"} }, []string{"COUNTER_KEYS", "a/b"}},
+		{"bad key cap", func(*testing.T) []string { return []string{"COUNTER_MAX_KEYS=lots"} }, []string{"COUNTER_MAX_KEYS=lots"}},
+		{"bad rate limit", func(*testing.T) []string { return []string{"COUNTER_RATE_LIMIT=10/d"} }, []string{"COUNTER_RATE_LIMIT=10/d", "10/s"}},
+		{"bad proxy count", func(*testing.T) []string { return []string{"COUNTER_RATE_LIMIT=10/s", "COUNTER_TRUST_PROXY=yes"} },
+			[]string{"COUNTER_TRUST_PROXY=yes"}},
 		{"locked bolt file", func(t *testing.T) []string {
 			start(t, "COUNTER_DATA="+locked) // holds the lock
 			return []string{"COUNTER_DATA=" + locked}
@@ -482,4 +514,116 @@ func TestStartupErrors(t *testing.T) {
 			t.Log(last)
 		})
 	}
+}
+
+// TestRateLimit: COUNTER_RATE_LIMIT gives each client a burst, then 429
+// with Retry-After and nothing counted. X-Forwarded-For decides the client
+// only with COUNTER_TRUST_PROXY, and then only the entry the proxy added.
+func TestRateLimit(t *testing.T) {
+	xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
+	refused := func(t *testing.T, s *server, path string, header http.Header) {
+		t.Helper()
+		res, body := getWith(t, s.URL+path, header)
+		retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+		if res.StatusCode != http.StatusTooManyRequests || err != nil || retry < 1 || retry > 20 {
+			t.Fatalf("GET %s over the limit: %s, Retry-After %q; want 429 and about 20s at most", path, res.Status, res.Header.Get("Retry-After"))
+		}
+		if res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("429 Cache-Control %q, want no-store", res.Header.Get("Cache-Control"))
+		}
+		switch {
+		case strings.HasPrefix(path, "/badge/"):
+			if res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "too many requests") {
+				t.Errorf("badge over the limit: %s %.200s", res.Header.Get("Content-Type"), body)
+			}
+		case body != `{"error":"too many requests"}`:
+			t.Errorf("JSON over the limit: %s", body)
+		}
+	}
+
+	t.Run("peer address", func(t *testing.T) {
+		s := start(t, "COUNTER_STORE=memory", "COUNTER_RATE_LIMIT=3/m")
+		for i := range 3 { // a different forged X-Forwarded-For each time
+			if a := getJSONWith(t, s.URL+"/api/visitors", xff(fmt.Sprintf("198.51.100.%d", i))); a.Count != int64(i+1) {
+				t.Fatalf("request %d within the burst: count %d", i+1, a.Count)
+			}
+		}
+		refused(t, s, "/api/visitors", xff("203.0.113.1"))
+		refused(t, s, "/badge/visitors", nil)
+		refused(t, s, "/api/visitors?hit=false", nil)
+		if res, _ := get(t, s.URL+"/counter.js"); res.StatusCode != http.StatusOK {
+			t.Errorf("the page's files are limited too: %s", res.Status)
+		}
+		if log := s.stderr.String(); !strings.Contains(log, "msg=\"rate limit per client\" per_second=0.05 burst=3 trusted_proxies=0") {
+			t.Errorf("the limit is not logged at start:\n%s", log)
+		}
+	})
+
+	t.Run("behind one proxy", func(t *testing.T) {
+		s := start(t, "COUNTER_STORE=memory", "COUNTER_RATE_LIMIT=3/m", "COUNTER_TRUST_PROXY=1")
+		for range 3 {
+			getJSONWith(t, s.URL+"/api/visitors", xff("203.0.113.1"))
+		}
+		refused(t, s, "/api/visitors", xff("203.0.113.1"))
+		refused(t, s, "/api/visitors", xff("192.0.2.99, 203.0.113.1")) // a forged first entry changes nothing
+		if a := getJSONWith(t, s.URL+"/api/visitors", xff("203.0.113.2")); a.Count != 4 {
+			t.Fatalf("another client: count %d, want 4", a.Count)
+		}
+		if a := getJSONWith(t, s.URL+"/api/visitors?hit=false", xff("2001:db8::1")); a.Count != 4 {
+			t.Fatalf("count %d after 4 allowed visits, want 4: a refused request counted", a.Count)
+		}
+	})
+}
+
+// TestKeyLimits: COUNTER_KEYS allows only the keys listed, COUNTER_MAX_KEYS
+// caps new keys; both answer other keys 404 and write nothing. Oversized
+// requests are refused before any handler.
+func TestKeyLimits(t *testing.T) {
+	t.Run("allowlist", func(t *testing.T) {
+		s := start(t, "COUNTER_STORE=memory", "COUNTER_KEYS=visitors, home")
+		getJSON(t, s.URL+"/api/visitors")
+		getJSON(t, s.URL+"/api/home")
+		for _, path := range []string{"/api/other", "/api/other?hit=false", "/badge/other"} {
+			res, body := get(t, s.URL+path)
+			if res.StatusCode != http.StatusNotFound || !strings.Contains(body, "unknown key") {
+				t.Errorf("GET %s: %s %.100s, want 404 unknown key", path, res.Status, body)
+			}
+		}
+	})
+	for _, store := range []string{"COUNTER_STORE=memory", "COUNTER_STORE=bolt"} {
+		t.Run("cap/"+store, func(t *testing.T) {
+			s := start(t, store, "COUNTER_DATA="+filepath.Join(t.TempDir(), "c.db"), "COUNTER_MAX_KEYS=2")
+			getJSON(t, s.URL+"/api/a")
+			getJSON(t, s.URL+"/api/b")
+			for _, path := range []string{"/api/c", "/badge/c"} {
+				res, body := get(t, s.URL+path)
+				if res.StatusCode != http.StatusNotFound || !strings.Contains(body, "unknown key") {
+					t.Errorf("GET %s beyond the cap: %s %.100s, want 404 unknown key", path, res.Status, body)
+				}
+			}
+			if a := getJSON(t, s.URL+"/api/a"); a.Count != 2 {
+				t.Errorf("an existing key at the cap: count %d, want 2", a.Count)
+			}
+			if a := getJSON(t, s.URL+"/api/c?hit=false"); a.Count != 0 {
+				t.Errorf("the refused key: count %d, want 0", a.Count)
+			}
+			if log := s.stderr.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "store refused a new key") {
+				t.Errorf("no warning of the full store:\n%s", log)
+			}
+		})
+	}
+	t.Run("request size", func(t *testing.T) {
+		s := start(t, "COUNTER_STORE=memory")
+		res, _ := getWith(t, s.URL+"/api/visitors", http.Header{"X-Big": {strings.Repeat("x", 64<<10)}})
+		if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("64 KiB of headers: %s, want 431", res.Status)
+		}
+		res, _ = get(t, s.URL+"/api/visitors?v="+strings.Repeat("x", 2000))
+		if res.StatusCode != http.StatusRequestURITooLong {
+			t.Errorf("a 2 KB query: %s, want 414", res.Status)
+		}
+		if a := getJSON(t, s.URL+"/api/visitors?hit=false"); a.Count != 0 {
+			t.Errorf("refused requests counted %d", a.Count)
+		}
+	})
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/resumecounter/counter"
+)
+
+// maxClients bounds the clients the rate limiter tracks at once (about
+// 200 bytes each). New clients beyond it share one bucket until idle ones
+// are dropped, so many addresses cannot grow memory without bound.
+const maxClients = 10_000
+
+// limiter is a per-client rate limit: a token bucket per client address,
+// refilled at limit per second up to burst. A client is an IPv4 address or
+// an IPv6 /64 (one subscriber's usual allocation). Addresses live only in
+// memory, and only until their bucket would be full again: dropping it then
+// changes nothing.
+type limiter struct {
+	limit   rate.Limit
+	burst   int
+	proxies int           // trusted proxies in front, appending to X-Forwarded-For
+	idle    time.Duration // time for an empty bucket to refill
+	max     int           // clients tracked at once
+	now     func() time.Time
+
+	mu       sync.Mutex
+	clients  map[netip.Prefix]*client
+	overflow *rate.Limiter // shared by new clients while clients is full
+	sweeping bool          // a sweep is scheduled
+}
+
+type client struct {
+	bucket *rate.Limiter
+	seen   time.Time
+}
+
+func newLimiter(limit rate.Limit, burst, proxies int) *limiter {
+	return &limiter{
+		limit:    limit,
+		burst:    burst,
+		proxies:  proxies,
+		idle:     time.Duration(math.Ceil(min(float64(burst)/float64(limit), 86400) * float64(time.Second))),
+		max:      maxClients,
+		now:      time.Now,
+		clients:  make(map[netip.Prefix]*client),
+		overflow: rate.NewLimiter(limit, burst),
+	}
+}
+
+// limiterFromEnv reads COUNTER_RATE_LIMIT ("10/s", "600/m", "5000/h"),
+// COUNTER_RATE_BURST (default: the number before the slash, at least 1) and
+// COUNTER_TRUST_PROXY (the number of proxies in front whose
+// X-Forwarded-For entries to trust; default 0). Without
+// COUNTER_RATE_LIMIT it returns nil: no limit.
+func limiterFromEnv(getenv func(string) string) (*limiter, error) {
+	spec := strings.TrimSpace(getenv("COUNTER_RATE_LIMIT"))
+	proxies := 0
+	if s := strings.TrimSpace(getenv("COUNTER_TRUST_PROXY")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("COUNTER_TRUST_PROXY=%s: want the number of proxies in front (0, 1, 2…)", s)
+		}
+		proxies = n
+	}
+	if spec == "" {
+		return nil, nil
+	}
+	num, unit, ok := strings.Cut(spec, "/")
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[strings.TrimSpace(unit)]
+	if !ok || err != nil || per == 0 || !(n > 0) || math.IsInf(n, 0) {
+		return nil, fmt.Errorf("COUNTER_RATE_LIMIT=%s: want requests per client per second, minute or hour, such as 10/s or 600/m", spec)
+	}
+	burst := max(1, int(math.Ceil(min(n, 1e6))))
+	if s := strings.TrimSpace(getenv("COUNTER_RATE_BURST")); s != "" {
+		if burst, err = strconv.Atoi(s); err != nil || burst < 1 {
+			return nil, fmt.Errorf("COUNTER_RATE_BURST=%s: want a whole number of requests, at least 1", s)
+		}
+	}
+	return newLimiter(rate.Limit(n/per.Seconds()), burst, proxies), nil
+}
+
+// allow takes a token from r's client's bucket. When the bucket is empty it
+// takes nothing and says how long until a token is there.
+func (l *limiter) allow(r *http.Request) (bool, time.Duration) {
+	key := l.clientOf(r)
+	now := l.now()
+	l.mu.Lock()
+	c := l.clients[key]
+	bucket := l.overflow
+	if c == nil && len(l.clients) < l.max {
+		c = &client{bucket: rate.NewLimiter(l.limit, l.burst)}
+		l.clients[key] = c
+		if !l.sweeping {
+			l.sweeping = true
+			time.AfterFunc(l.idle, l.sweep)
+		}
+	}
+	if c != nil {
+		c.seen = now
+		bucket = c.bucket
+	}
+	l.mu.Unlock()
+	res := bucket.ReserveN(now, 1)
+	if !res.OK() { // burst < 1 cannot happen; be safe
+		return false, time.Second
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// sweep drops the clients whose buckets are full again and runs again
+// while any are left.
+func (l *limiter) sweep() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweepAt(l.now())
+	if l.sweeping = len(l.clients) > 0; l.sweeping {
+		time.AfterFunc(l.idle, l.sweep)
+	}
+}
+
+func (l *limiter) sweepAt(now time.Time) {
+	for k, c := range l.clients {
+		if now.Sub(c.seen) >= l.idle {
+			delete(l.clients, k)
+		}
+	}
+}
+
+// clientOf is the client's address as a prefix: the connection's peer, or
+// with proxies trusted proxies in front, the X-Forwarded-For entry the
+// outermost of them appended (entries left of it are the client's to
+// forge). A request with fewer entries than that counts as the peer's.
+func (l *limiter) clientOf(r *http.Request) netip.Prefix {
+	addr := netip.IPv6Unspecified()
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		addr = ap.Addr()
+	}
+	if l.proxies > 0 {
+		var hops []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			for _, h := range strings.Split(v, ",") {
+				hops = append(hops, strings.TrimSpace(h))
+			}
+		}
+		if i := len(hops) - l.proxies; i >= 0 {
+			if a, err := netip.ParseAddr(hops[i]); err == nil {
+				addr = a
+			} else if ap, err := netip.ParseAddrPort(hops[i]); err == nil {
+				addr = ap.Addr()
+			}
+		}
+	}
+	addr = addr.Unmap().WithZone("")
+	bits := 64
+	if addr.Is4() {
+		bits = 32
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}
+
+// wrap answers 429 Too Many Requests, with Retry-After in whole seconds,
+// to a client over its limit, without calling h: nothing is counted. The
+// answer is an SVG badge for badge handlers, so that <img> shows something.
+func (l *limiter) wrap(h http.Handler, badge bool) http.Handler {
+	contentType := "application/json; charset=utf-8"
+	body := []byte(`{"error":"too many requests"}`)
+	if badge {
+		contentType = "image/svg+xml"
+		body = counter.Badge{Label: "visitors", Message: "too many requests", Color: "lightgrey"}.AppendSVG(nil)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, wait := l.allow(r)
+		if ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hdr := w.Header()
+		hdr.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		hdr.Set("Content-Type", contentType)
+		hdr.Set("Cache-Control", "no-store")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		if badge {
+			hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+		if r.Method != http.MethodHead {
+			w.Write(body)
+		}
+	})
+}
