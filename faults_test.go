@@ -7,12 +7,14 @@ package counter_test
 // section reports.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -371,5 +373,79 @@ func TestFaultSlowAnswer(t *testing.T) {
 			}
 			e.healthy(t)
 		})
+	}
+}
+
+// TestFaultHandlers: the JSON and badge handlers over Dynamo behind the fault
+// proxy, with a lasting fault. Each request, counting or reading, answers
+// 503 (the store failed) or 504 (it did not answer within Timeout) within
+// Timeout, with the generic body and the cause in the log; nothing is
+// written; once DynamoDB is healthy the next visit counts 1. No goroutine
+// outlives a test (newFaultEnv checks).
+func TestFaultHandlers(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, tc := range []struct {
+		mode faultproxy.Mode
+		code int
+	}{
+		{faultproxy.Refuse, http.StatusServiceUnavailable},
+		{faultproxy.Reset, http.StatusServiceUnavailable},
+		{faultproxy.Hang, http.StatusGatewayTimeout},
+		{faultproxy.Status500, http.StatusServiceUnavailable},
+		{faultproxy.Throttle, http.StatusServiceUnavailable},
+		{faultproxy.Throttling, http.StatusServiceUnavailable},
+	} {
+		for _, badge := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/badge=%v", tc.mode, badge), func(t *testing.T) {
+				e := newFaultEnv(t, counter.RetrySDK)
+				logger, logs := newLogBuffer()
+				opts := counter.HandlerOptions{Timeout: timeout, Logger: logger}
+				h := counter.JSONHandler(e.store, opts)
+				text, logged := "unavailable", `"msg":"counter: store failed"`
+				if tc.code == http.StatusGatewayTimeout {
+					text, logged = "timeout", `"msg":"counter: store timed out"`
+				}
+				want := []byte(`{"error":"` + text + `"}`)
+				if badge {
+					h = counter.BadgeHandler(e.store, opts)
+					want = wantErrBadge(text).AppendSVG(nil)
+				}
+				h = mountAPI(h)
+				e.proxy.Set(tc.mode)
+				for _, target := range []string{"/api/visitors", "/api/visitors?hit=false"} {
+					start := time.Now()
+					w := serveHandler(t, h, http.MethodGet, target, nil)
+					took := time.Since(start)
+					if w.Code != tc.code || !bytes.Equal(w.Body.Bytes(), want) {
+						t.Fatalf("GET %s: %d %s, want %d %s", target, w.Code, w.Body, tc.code, want)
+					}
+					checkResponseBasics(t, w, badge, http.MethodGet)
+					if took > timeout+500*time.Millisecond {
+						t.Errorf("GET %s answered after %v, Timeout %v", target, took, timeout)
+					}
+				}
+				if !strings.Contains(logs.String(), logged) || !strings.Contains(logs.String(), `"key":"visitors"`) {
+					t.Errorf("log lacks %s and the key:\n%s", logged, logs)
+				}
+				if f := e.proxy.Forwarded(); f != 0 {
+					t.Fatalf("%d requests reached DynamoDB", f)
+				}
+				if c := e.count(t); c != 0 {
+					t.Fatalf("stored count %d after failed requests, want 0", c)
+				}
+
+				e.proxy.Set(faultproxy.Pass)
+				w := serveHandler(t, h, http.MethodGet, "/api/visitors", nil)
+				if w.Code != http.StatusOK {
+					t.Fatalf("once healthy: %d %s", w.Code, w.Body)
+				}
+				if !badge && w.Body.String() != `{"key":"visitors","count":1}` {
+					t.Fatalf("once healthy: %s, want count 1", w.Body)
+				}
+				if c := e.count(t); c != 1 {
+					t.Fatalf("stored count once healthy %d, want 1", c)
+				}
+			})
+		}
 	}
 }
