@@ -1,6 +1,6 @@
 module github.com/resumecounter/counter
 
-go 1.24.0
+go 1.25.0
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
@@ -10,7 +10,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/rs/cors v1.11.1
 	go.etcd.io/bbolt v1.4.3
-	golang.org/x/image v0.36.0
+	golang.org/x/image v0.39.0
 	golang.org/x/time v0.14.0
 )
 
@@ -27,5 +27,5 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssooidc v1.44.5 // indirect
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0 // indirect
 	golang.org/x/sys v0.29.0 // indirect
-	golang.org/x/text v0.34.0 // indirect
+	golang.org/x/text v0.36.0 // indirect
 )

@@ -103,7 +103,7 @@ func (l *limiter) allow(r *http.Request) (bool, time.Duration) {
 		l.clients[key] = c
 		if !l.sweeping {
 			l.sweeping = true
-			time.AfterFunc(l.idle, l.sweep)
+			time.AfterFunc(l.sweepEvery(), l.sweep)
 		}
 	}
 	if c != nil {
@@ -129,8 +129,14 @@ func (l *limiter) sweep() {
 	defer l.mu.Unlock()
 	l.sweepAt(l.now())
 	if l.sweeping = len(l.clients) > 0; l.sweeping {
-		time.AfterFunc(l.idle, l.sweep)
+		time.AfterFunc(l.sweepEvery(), l.sweep)
 	}
+}
+
+// sweepEvery is the time between sweeps: the refill time, but not so often
+// that sweeping a full map costs much.
+func (l *limiter) sweepEvery() time.Duration {
+	return max(l.idle, 100*time.Millisecond)
 }
 
 func (l *limiter) sweepAt(now time.Time) {
