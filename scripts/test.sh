@@ -43,6 +43,7 @@ go test -race -count=1 -timeout 20m ./...
 
 # --- Short bounded fuzz runs; each target is listed as "package FuzzName".
 fuzz_targets=(
+  "./lambdahttp FuzzAdapter"
 )
 for t in "${fuzz_targets[@]}"; do
   set -- $t
