@@ -34,10 +34,10 @@ func loadEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 // seen is what a handler saw of a request.
 type seen struct {
 	Method, Path, RawPath, RawQuery, Host, RemoteAddr, RequestURI, Proto string
-	Query                                                              map[string][]string
-	Header                                                             http.Header
-	Body                                                               string
-	ContentLength                                                      int64
+	Query                                                                map[string][]string
+	Header                                                               http.Header
+	Body                                                                 string
+	ContentLength                                                        int64
 }
 
 func see(t *testing.T, r *http.Request) seen {
