@@ -9,6 +9,7 @@
 //
 //	COUNTER_TABLE            DynamoDB table (default cloud-resume-stats, key id)
 //	COUNTER_DEFAULT_KEY      key counted at / (default visitors)
+//	COUNTER_COUNT_ATTRIBUTE  number attribute holding counts (default count)
 //	COUNTER_ALLOWED_ORIGINS  comma-separated origins allowed by CORS; empty: no
 //	                         CORS headers (let the Function URL's CORS do it)
 //	AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, ...  as for any AWS SDK program
@@ -50,7 +51,10 @@ func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, 
 	if err != nil {
 		return nil, fmt.Errorf("counter: load AWS config: %w", err)
 	}
-	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{Table: getenv("COUNTER_TABLE")})
+	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{
+		Table:          getenv("COUNTER_TABLE"),
+		CountAttribute: getenv("COUNTER_COUNT_ATTRIBUTE"),
+	})
 	opts := counter.HandlerOptions{
 		DefaultKey:     getenv("COUNTER_DEFAULT_KEY"),
 		AllowedOrigins: splitList(getenv("COUNTER_ALLOWED_ORIGINS")),

@@ -175,6 +175,12 @@ func jsonCount(t *testing.T, resp events.APIGatewayV2HTTPResponse, key string) i
 // stored reads key's count straight from the table.
 func stored(t *testing.T, client *dynamodb.Client, table, key string) int64 {
 	t.Helper()
+	return storedIn(t, client, table, key, "count")
+}
+
+// storedIn reads key's count from attribute attr.
+func storedIn(t *testing.T, client *dynamodb.Client, table, key, attr string) int64 {
+	t.Helper()
 	out, err := client.GetItem(context.Background(), &dynamodb.GetItemInput{
 		TableName:      aws.String(table),
 		Key:            map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
@@ -183,7 +189,7 @@ func stored(t *testing.T, client *dynamodb.Client, table, key string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, ok := out.Item["count"].(*types.AttributeValueMemberN)
+	n, ok := out.Item[attr].(*types.AttributeValueMemberN)
 	if !ok {
 		return 0
 	}
@@ -228,13 +234,27 @@ func TestCountsExactlyAcrossInvocations(t *testing.T) {
 	}
 }
 
-func TestDefaultKeyFromEnv(t *testing.T) {
-	fn, client, table := setup(t, "COUNTER_DEFAULT_KEY=visitor_count")
-	if got := jsonCount(t, invoke(t, fn, event(t, fixtures[0], req{path: "/"})), "visitor_count"); got != 1 {
-		t.Errorf("count %d, want 1", got)
+// An existing table with its own key and attribute names keeps counting.
+func TestExistingSchemaFromEnv(t *testing.T) {
+	fn, client, table := setup(t, "COUNTER_DEFAULT_KEY=visitor_count", "COUNTER_COUNT_ATTRIBUTE=views")
+	_, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			"id":    &types.AttributeValueMemberS{Value: "visitor_count"},
+			"views": &types.AttributeValueMemberN{Value: "41"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := stored(t, client, table, "visitor_count"); n != 1 {
-		t.Errorf("table holds %d, want 1", n)
+	if got := jsonCount(t, invoke(t, fn, event(t, fixtures[0], req{path: "/api/visitor_count"})), "visitor_count"); got != 42 {
+		t.Errorf("/api/visitor_count: count %d, want 42", got)
+	}
+	if got := jsonCount(t, invoke(t, fn, event(t, fixtures[1], req{path: "/"})), "visitor_count"); got != 43 {
+		t.Errorf("/: count %d, want 43", got)
+	}
+	if n := storedIn(t, client, table, "visitor_count", "views"); n != 43 {
+		t.Errorf("table holds %d, want 43", n)
 	}
 }
 
