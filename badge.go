@@ -1,17 +1,20 @@
 package counter
 
-// PLACEHOLDER: the API below is the contract; the rendering is a minimal
-// stand-in until the shields-compatible renderer lands.
-
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/resumecounter/counter/internal/fontmetrics"
 )
 
 // Style names a badge look, as on shields.io.
 type Style string
 
-// Badge styles.
+// Badge styles. The zero Style is StyleFlat.
 const (
 	StyleFlat        Style = "flat" // the default
 	StyleFlatSquare  Style = "flat-square"
@@ -19,7 +22,26 @@ const (
 	StyleForTheBadge Style = "for-the-badge"
 )
 
+// MaxTextLen is the most characters (runes) of a label or message a badge
+// draws. [Badge.AppendSVG] cuts longer text to MaxTextLen-1 characters and
+// "…"; [Badge.Validate] reports it.
+const MaxTextLen = 64
+
+// MaxIDLen is the longest [Badge.ID], in bytes.
+const MaxIDLen = 64
+
+// ErrInvalidBadge is wrapped by the errors of [Badge.Validate]: an unknown
+// style or colour, text longer than [MaxTextLen], or text or an ID with
+// characters a badge cannot draw. Handlers answer such requests with 400.
+var ErrInvalidBadge = errors.New("counter: invalid badge")
+
 // Badge is a static badge: a label on the left, a message on the right.
+//
+// Colours are shields.io's names (brightgreen, green, yellow, yellowgreen,
+// orange, red, blue, grey, lightgrey, and the aliases gray, lightgray,
+// success, important, critical, informational, inactive; case-insensitive)
+// or hex RGB with or without '#' (#abc, abc, #aabbcc, aabbcc). Text is
+// drawn in white, or in #333 on light backgrounds.
 type Badge struct {
 	Label      string // left text; empty draws a message-only badge
 	Message    string // right text
@@ -29,19 +51,697 @@ type Badge struct {
 	ID         string // prefix for element ids, for several badges inlined in one page; default none
 }
 
-// AppendSVG appends the badge as an SVG document to dst.
+// Validate reports whether AppendSVG draws b as given (but for runs of
+// spaces, drawn as one): the style and colours are known, Label and Message
+// are valid UTF-8 of at most [MaxTextLen] characters without control
+// characters (tabs and newlines included), and ID has at most [MaxIDLen]
+// ASCII letters, digits, '-' and '_'. Errors wrap [ErrInvalidBadge]; they
+// quote at most 32 bytes of a bad style or colour, and never the text.
+func (b Badge) Validate() error {
+	switch b.Style {
+	case "", StyleFlat, StyleFlatSquare, StylePlastic, StyleForTheBadge:
+	default:
+		return fmt.Errorf("%w: unknown style %.32q (want flat, flat-square, plastic or for-the-badge)", ErrInvalidBadge, b.Style)
+	}
+	if _, ok := parseColor(b.Color); !ok && b.Color != "" {
+		return fmt.Errorf("%w: unknown color %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.Color)
+	}
+	if _, ok := parseColor(b.LabelColor); !ok && b.LabelColor != "" {
+		return fmt.Errorf("%w: unknown labelColor %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.LabelColor)
+	}
+	if err := checkText("label", b.Label); err != nil {
+		return err
+	}
+	if err := checkText("message", b.Message); err != nil {
+		return err
+	}
+	if len(b.ID) > MaxIDLen {
+		return fmt.Errorf("%w: ID of %d bytes, longer than %d", ErrInvalidBadge, len(b.ID), MaxIDLen)
+	}
+	for i := 0; i < len(b.ID); i++ {
+		if !idByte(b.ID[i]) {
+			return fmt.Errorf("%w: ID %q has a character other than ASCII letters, digits, '-' and '_'", ErrInvalidBadge, b.ID)
+		}
+	}
+	return nil
+}
+
+func checkText(what, s string) error {
+	n := 0
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidBadge, what)
+			}
+		}
+		if r != ' ' && xmlRune(r) != r {
+			return fmt.Errorf("%w: %s has control character %U", ErrInvalidBadge, what, r)
+		}
+		n++
+	}
+	if n > MaxTextLen {
+		return fmt.Errorf("%w: %s of %d characters, longer than %d", ErrInvalidBadge, what, n, MaxTextLen)
+	}
+	return nil
+}
+
+// style holds the geometry of one badge style, with the fixed parts of its
+// SVG.
+type style struct {
+	fontSize  int // pixels
+	upper     bool
+	labelFace *fontmetrics.Face
+	msgFace   *fontmetrics.Face
+
+	height     string    // `" height="H`
+	gradient   string    // the gradient's stops, for styles with a clip path
+	clip       string    // the clip path's rect after its width, up to the group's id
+	foreground string    // the text group's opening tag
+	shadow     [2]string // a shadow text's attributes between x and textLength, on dark and light backgrounds; empty for no shadow
+	text       [2]string // a text's attributes between x and textLength, on dark and light backgrounds
+
+	// The above joined for speed, by init.
+	open       string // after the width, up to the aria-label
+	heightFill string
+	defs       string // after the title, up to the clip path's width, for badges without ID
+	clipEnd    string // after the clip path's width, up to the backgrounds, for badges without ID
+	bgEnd      string // after the gradient rect's width, up to the texts, for badges without ID
+}
+
+func init() {
+	for _, st := range []*style{&flatStyle, &squareStyle, &plasticStyle, &ftbStyle} {
+		st.open = st.height + `" role="img" aria-label="`
+		st.heightFill = st.height + `" fill="`
+		st.defs = `</title><linearGradient id="s` + st.gradient + `r"><rect width="`
+		st.clipEnd = st.clip + `r)">`
+		st.bgEnd = st.height + `" fill="url(#s)"/></g>` + st.foreground
+	}
+}
+
+func textAttrs(y string) [2]string {
+	return [2]string{
+		`" y="` + y + `" transform="scale(.1)" fill="#fff" textLength="`,
+		`" y="` + y + `" transform="scale(.1)" fill="#333" textLength="`,
+	}
+}
+
+func shadowAttrs(y string) [2]string {
+	return [2]string{
+		`" y="` + y + `" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="`,
+		`" y="` + y + `" fill="#ccc" fill-opacity=".3" transform="scale(.1)" textLength="`,
+	}
+}
+
+// plainByte lists the bytes plainASCII lets through: printable ASCII that
+// XML text need not escape.
+var plainByte = func() (t [256]bool) {
+	for c := ' '; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune(`&<>"'`, c)
+	}
+	return t
+}()
+
+var (
+	flatStyle = style{
+		fontSize: 11, labelFace: fontmetrics.Regular, msgFace: fontmetrics.Regular,
+		height:     `" height="20`,
+		gradient:   `" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="`,
+		clip:       `" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#`,
+		shadow:     shadowAttrs("150"),
+		text:       textAttrs("140"),
+		foreground: `<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="110">`,
+	}
+	squareStyle = style{
+		fontSize: 11, labelFace: fontmetrics.Regular, msgFace: fontmetrics.Regular,
+		height:     `" height="20`,
+		text:       textAttrs("140"),
+		foreground: flatStyle.foreground,
+	}
+	plasticStyle = style{
+		fontSize: 11, labelFace: fontmetrics.Regular, msgFace: fontmetrics.Regular,
+		height:     `" height="18`,
+		gradient:   `" x2="0" y2="100%"><stop offset="0" stop-color="#fff" stop-opacity=".7"/><stop offset=".1" stop-color="#aaa" stop-opacity=".1"/><stop offset=".9" stop-color="#000" stop-opacity=".3"/><stop offset="1" stop-color="#000" stop-opacity=".5"/></linearGradient><clipPath id="`,
+		clip:       `" height="18" rx="4" fill="#fff"/></clipPath><g clip-path="url(#`,
+		shadow:     shadowAttrs("140"),
+		text:       textAttrs("130"),
+		foreground: flatStyle.foreground,
+	}
+	ftbStyle = style{
+		fontSize: 10, upper: true, labelFace: fontmetrics.Regular, msgFace: fontmetrics.Bold,
+		height:     `" height="28`,
+		text:       textAttrs("175"),
+		foreground: `<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="100">`,
+	}
+)
+
+// For-the-badge geometry, as in shields' badge-maker.
+const (
+	ftbMargin        = 12  // pixels between a rectangle's edge and its text
+	ftbLetterSpacing = 125 // hundredths of a pixel added per character
+)
+
+// AppendSVG appends the badge as an SVG document to dst. It never fails:
+// an unknown style or colour draws the default, invalid UTF-8 and control
+// characters draw as U+FFFD, runs of spaces, tabs and newlines draw as one
+// space, and text longer than [MaxTextLen] is cut; use [Badge.Validate] to
+// reject such input instead. The output depends only on b, so equal badges
+// give equal bytes. Appending to a buffer with room (about 1.5 KB for short
+// texts) does not allocate.
 func (b Badge) AppendSVG(dst []byte) []byte {
-	var sb strings.Builder
-	sb.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" width="100" height="20" role="img"><text>`)
-	sb.WriteString(b.Label + ": " + b.Message)
-	sb.WriteString(`</text></svg>`)
-	return append(dst, sb.String()...)
+	st := &flatStyle
+	switch b.Style {
+	case StyleFlatSquare:
+		st = &squareStyle
+	case StylePlastic:
+		st = &plasticStyle
+	case StyleForTheBadge:
+		st = &ftbStyle
+	}
+	msgBG, ok := parseColor(b.Color)
+	if !ok {
+		msgBG = defaultColor
+	}
+	labelBG, ok := parseColor(b.LabelColor)
+	if !ok {
+		labelBG = defaultLabelColor
+	}
+
+	labelPlain, msgPlain := plainASCII(b.Label, st.upper), plainASCII(b.Message, st.upper)
+	label := measure(b.Label, labelPlain, st.labelFace, st.upper)
+	msg := measure(b.Message, msgPlain, st.msgFace, st.upper)
+	hasLabel := label.runes > 0
+
+	// Widths in hundredths of a pixel; the texts' centres, doubled.
+	var labelText, msgText, leftW, rightW, labelX2, msgX2 int
+	if st.upper {
+		labelText = label.units*st.fontSize/fontmetrics.UnitsPerEm*100 + ftbLetterSpacing*label.runes
+		msgText = msg.units*st.fontSize/fontmetrics.UnitsPerEm*100 + ftbLetterSpacing*msg.runes
+		if hasLabel {
+			leftW = 2*ftbMargin*100 + labelText
+		}
+		rightW = 2*ftbMargin*100 + msgText
+		labelX2 = 2*ftbMargin*100 + labelText
+		msgX2 = 2*leftW + 2*ftbMargin*100 + msgText
+	} else {
+		// Shields rounds text widths down to whole pixels, then up to odd
+		// ones, and pads each text with 5 px. (It also shifts the label 1 px
+		// right and the message 1 px left; centring them instead keeps
+		// 4.5 to 5.5 px between the text's natural width and the edges.)
+		labelText = oddWidth(label.units, st.fontSize) * 100
+		msgText = oddWidth(msg.units, st.fontSize) * 100
+		if hasLabel {
+			leftW = labelText + 1000
+		}
+		rightW = msgText + 1000
+		labelX2 = leftW
+		msgX2 = 2*leftW + rightW
+	}
+	var width num
+	width.set(leftW + rightW)
+
+	dst = append(dst, `<svg xmlns="http://www.w3.org/2000/svg" width="`...)
+	dst = append(dst, width.bytes()...)
+	dst = append(dst, st.open...)
+	// The accessible text is escaped once; its parts are copied from here.
+	labelStart := len(dst)
+	if hasLabel {
+		dst = appendText(dst, b.Label, labelPlain, st.upper, label.truncated)
+	}
+	labelEnd := len(dst)
+	if hasLabel {
+		dst = append(dst, ": "...)
+	}
+	msgStart := len(dst)
+	dst = appendText(dst, b.Message, msgPlain, st.upper, msg.truncated)
+	msgEnd := len(dst)
+	dst = append(dst, `"><title>`...)
+	dst = append(dst, dst[labelStart:msgEnd]...)
+
+	switch {
+	case st.clip != "" && b.ID == "":
+		dst = append(dst, st.defs...)
+		dst = append(dst, width.bytes()...)
+		dst = append(dst, st.clipEnd...)
+		dst = appendRects(dst, st, hasLabel, leftW, rightW, labelBG, msgBG)
+		dst = append(dst, `<rect width="`...)
+		dst = append(dst, width.bytes()...)
+		dst = append(dst, st.bgEnd...)
+	case st.clip != "":
+		dst = append(dst, `</title><linearGradient id="`...)
+		dst = appendID(dst, b.ID, 's')
+		dst = append(dst, st.gradient...)
+		dst = appendID(dst, b.ID, 'r')
+		dst = append(dst, `"><rect width="`...)
+		dst = append(dst, width.bytes()...)
+		dst = append(dst, st.clip...)
+		dst = appendID(dst, b.ID, 'r')
+		dst = append(dst, `)">`...)
+		dst = appendRects(dst, st, hasLabel, leftW, rightW, labelBG, msgBG)
+		dst = append(dst, `<rect width="`...)
+		dst = append(dst, width.bytes()...)
+		dst = append(dst, st.height...)
+		dst = append(dst, `" fill="url(#`...)
+		dst = appendID(dst, b.ID, 's')
+		dst = append(dst, `)"/></g>`...)
+		dst = append(dst, st.foreground...)
+	default:
+		dst = append(dst, `</title><g shape-rendering="crispEdges">`...)
+		dst = appendRects(dst, st, hasLabel, leftW, rightW, labelBG, msgBG)
+		dst = append(dst, `</g>`...)
+		dst = append(dst, st.foreground...)
+	}
+	if hasLabel {
+		dst = appendTextElems(dst, st, labelX2, labelText, labelBG, false, labelStart, labelEnd)
+	}
+	if msg.runes > 0 {
+		dst = appendTextElems(dst, st, msgX2, msgText, msgBG, st.upper, msgStart, msgEnd)
+	}
+	return append(dst, `</g></svg>`...)
+}
+
+// appendRects appends the label and message backgrounds.
+func appendRects(dst []byte, st *style, hasLabel bool, leftW, rightW int, labelBG, msgBG color) []byte {
+	var n num
+	if hasLabel {
+		n.set(leftW)
+		dst = append(dst, `<rect width="`...)
+		dst = append(dst, n.bytes()...)
+		dst = append(dst, st.heightFill...)
+		dst = labelBG.append(dst)
+		dst = append(dst, `"/><rect x="`...)
+		dst = append(dst, n.bytes()...)
+		dst = append(dst, `" width="`...)
+	} else {
+		dst = append(dst, `<rect width="`...)
+	}
+	n.set(rightW)
+	dst = append(dst, n.bytes()...)
+	dst = append(dst, st.heightFill...)
+	dst = msgBG.append(dst)
+	return append(dst, `"/>`...)
+}
+
+// appendTextElems appends a text (and its shadow, in styles with one)
+// centred at x2/2 with the given length (hundredths of a pixel, drawn ten
+// times larger), copying its escaped content from dst[start:end].
+func appendTextElems(dst []byte, st *style, x2, length int, bg color, bold bool, start, end int) []byte {
+	light := 0
+	if bg.light() {
+		light = 1
+	}
+	var xs, ls num
+	xs.set(x2 * 5)
+	ls.set(length * 10)
+	if st.shadow[0] != "" {
+		dst = append(dst, `<text aria-hidden="true" x="`...)
+		dst = append(dst, xs.bytes()...)
+		dst = append(dst, st.shadow[light]...)
+		dst = append(dst, ls.bytes()...)
+		dst = append(dst, `">`...)
+		dst = append(dst, dst[start:end]...)
+		dst = append(dst, `</text><text x="`...)
+	} else {
+		dst = append(dst, `<text x="`...)
+	}
+	dst = append(dst, xs.bytes()...)
+	dst = append(dst, st.text[light]...)
+	dst = append(dst, ls.bytes()...)
+	if bold {
+		dst = append(dst, `" font-weight="bold">`...)
+	} else {
+		dst = append(dst, `">`...)
+	}
+	dst = append(dst, dst[start:end]...)
+	return append(dst, `</text>`...)
+}
+
+// oddWidth converts a width in font units to whole pixels at size px,
+// rounded down and then up to an odd number, as shields does.
+func oddWidth(units, size int) int {
+	w := units * size / fontmetrics.UnitsPerEm
+	return w | 1
+}
+
+// num holds a non-negative number of hundredths written as decimal, with
+// at most two decimals and no trailing zeros.
+type num struct {
+	buf [24]byte
+	i   int
+}
+
+func (n *num) set(v int) {
+	i := len(n.buf)
+	if f := v % 100; f != 0 {
+		if f%10 != 0 {
+			i -= 3
+			n.buf[i], n.buf[i+1], n.buf[i+2] = '.', digitPairs[2*f], digitPairs[2*f+1]
+		} else {
+			i -= 2
+			n.buf[i], n.buf[i+1] = '.', byte('0'+f/10)
+		}
+	}
+	v /= 100
+	for v >= 100 {
+		d := v % 100
+		v /= 100
+		i -= 2
+		n.buf[i], n.buf[i+1] = digitPairs[2*d], digitPairs[2*d+1]
+	}
+	if v >= 10 {
+		i -= 2
+		n.buf[i], n.buf[i+1] = digitPairs[2*v], digitPairs[2*v+1]
+	} else {
+		i--
+		n.buf[i] = byte('0' + v)
+	}
+	n.i = i
+}
+
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+func (n *num) bytes() []byte { return n.buf[n.i:] }
+
+// appendID appends the element id made of prefix (keeping only ASCII
+// letters, digits, '-' and '_', at most MaxIDLen bytes) and the suffix c.
+func appendID(dst []byte, prefix string, c byte) []byte {
+	if prefix == "" {
+		return append(dst, c)
+	}
+	if len(prefix) > MaxIDLen {
+		prefix = prefix[:MaxIDLen]
+	}
+	for i := 0; i < len(prefix); i++ {
+		if idByte(prefix[i]) {
+			dst = append(dst, prefix[i])
+		}
+	}
+	return append(dst, c)
+}
+
+func idByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+// metrics is what measure learns about a text.
+type metrics struct {
+	units     int  // width in font units, kerning included
+	runes     int  // characters drawn, "…" included
+	truncated bool // cut to MaxTextLen-1 characters and "…"
+}
+
+// ellipsis ends text cut at MaxTextLen.
+const ellipsis = '…'
+
+// plainASCII reports whether s is drawn as is: printable ASCII needing no
+// escaping, single spaces between words, at most MaxTextLen bytes, and no
+// letters to capitalise when upper is set.
+func plainASCII(s string, upper bool) bool {
+	if len(s) > MaxTextLen || len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ') {
+		return false
+	}
+	var prev byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !plainByte[c] || c == ' ' && prev == ' ' || upper && 'a' <= c && c <= 'z' {
+			return false
+		}
+		prev = c
+	}
+	return true
+}
+
+// measure returns the width of s as AppendSVG draws it in face.
+func measure(s string, plain bool, face *fontmetrics.Face, upper bool) metrics {
+	if plain {
+		return metrics{units: face.WidthASCII(s), runes: len(s)}
+	}
+	it := textIter{s: s, upper: upper, max: MaxTextLen + 1}
+	var m metrics
+	var cut int // width of the first MaxTextLen-1 runes
+	prev, last := rune(-1), rune(-1)
+	for {
+		r, ok := it.next()
+		if !ok {
+			break
+		}
+		if it.n == MaxTextLen {
+			cut, last = m.units, prev
+		}
+		m.units += face.Advance(r)
+		if prev >= 0 {
+			m.units += face.Kern(prev, r)
+		}
+		prev = r
+	}
+	m.runes = it.n
+	if it.n > MaxTextLen {
+		m.truncated = true
+		m.runes = MaxTextLen
+		m.units = cut + face.Advance(ellipsis) + face.Kern(last, ellipsis)
+	}
+	return m
+}
+
+// appendText appends s XML-escaped as AppendSVG draws it.
+func appendText(dst []byte, s string, plain, upper, truncated bool) []byte {
+	if plain {
+		return append(dst, s...)
+	}
+	it := textIter{s: s, upper: upper, max: MaxTextLen}
+	if truncated {
+		it.max = MaxTextLen - 1
+	}
+	for {
+		r, ok := it.next()
+		if !ok {
+			break
+		}
+		switch r {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&quot;"...)
+		case '\'':
+			dst = append(dst, "&apos;"...)
+		default:
+			if r < utf8.RuneSelf {
+				dst = append(dst, byte(r))
+			} else {
+				dst = utf8.AppendRune(dst, r)
+			}
+		}
+	}
+	if truncated {
+		dst = utf8.AppendRune(dst, ellipsis)
+	}
+	return dst
+}
+
+// textIter yields the runes of s as a badge draws them: XML-safe, with
+// runs of XML white space collapsed to one space and trimmed at both ends,
+// optionally in upper case, at most max runes.
+type textIter struct {
+	s     string
+	i     int // next byte of s
+	n     int // runes yielded
+	max   int
+	upper bool
+	space bool // a space is due before the next other rune
+}
+
+func (t *textIter) next() (rune, bool) {
+	for t.i < len(t.s) && t.n < t.max {
+		c := t.s[t.i]
+		r, size := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(t.s[t.i:])
+		}
+		t.i += size
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			t.space = t.n > 0
+			continue
+		}
+		if t.space {
+			t.space = false
+			t.i -= size // yield r next time
+			t.n++
+			return ' ', true
+		}
+		r = xmlRune(r)
+		if t.upper {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			} else if r >= utf8.RuneSelf {
+				r = unicode.ToUpper(r)
+			}
+		}
+		t.n++
+		return r, true
+	}
+	return 0, false
+}
+
+// xmlRune returns r, or U+FFFD if r cannot appear in XML text or is a
+// control character (DecodeRune already gives U+FFFD for invalid UTF-8).
+func xmlRune(r rune) rune {
+	switch {
+	case r < 0x20, 0x7f <= r && r <= 0x9f, 0xd800 <= r && r <= 0xdfff, r == 0xfffe, r == 0xffff, r > unicode.MaxRune:
+		return utf8.RuneError
+	}
+	return r
+}
+
+// color is a background colour: s is three or six hex digits, maybe after
+// '#' and maybe in upper case.
+type color struct {
+	s     string
+	hash  bool // s starts with '#'
+	upper bool // s has upper-case digits
+}
+
+// namedColors are shields' colour names, then their aliases.
+var namedColors = [...]struct {
+	name string
+	color
+}{
+	{"brightgreen", color{s: "#4c1", hash: true}},
+	{"green", color{s: "#97ca00", hash: true}},
+	{"yellow", color{s: "#dfb317", hash: true}},
+	{"yellowgreen", color{s: "#a4a61d", hash: true}},
+	{"orange", color{s: "#fe7d37", hash: true}},
+	{"red", color{s: "#e05d44", hash: true}},
+	{"blue", color{s: "#007ec6", hash: true}},
+	{"grey", color{s: "#555", hash: true}},
+	{"lightgrey", color{s: "#9f9f9f", hash: true}},
+	{"gray", color{s: "#555", hash: true}},
+	{"lightgray", color{s: "#9f9f9f", hash: true}},
+	{"success", color{s: "#4c1", hash: true}},
+	{"important", color{s: "#fe7d37", hash: true}},
+	{"critical", color{s: "#e05d44", hash: true}},
+	{"informational", color{s: "#007ec6", hash: true}},
+	{"inactive", color{s: "#9f9f9f", hash: true}},
+}
+
+// Default colours.
+var (
+	defaultColor      = color{s: "#007ec6", hash: true}
+	defaultLabelColor = color{s: "#555", hash: true}
+)
+
+// parseColor parses a shields colour name (case-insensitive) or hex RGB
+// with or without '#'.
+func parseColor(s string) (color, bool) {
+	if s == "" {
+		return color{}, false
+	}
+	c := color{s: s, hash: s[0] == '#'}
+	h := s
+	if c.hash {
+		h = s[1:]
+	}
+	if len(h) == 3 || len(h) == 6 {
+		hex := true
+		for i := 0; i < len(h); i++ {
+			hex = hex && hexDigit(h[i]) >= 0
+			c.upper = c.upper || 'A' <= h[i] && h[i] <= 'F'
+		}
+		if hex {
+			return c, true
+		}
+	}
+	for _, c := range namedColors {
+		if equalFoldASCII(s, c.name) {
+			return c.color, true
+		}
+	}
+	return color{}, false
+}
+
+func equalFoldASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func hexDigit(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// append appends c as #rgb or #rrggbb in lower case.
+func (c color) append(dst []byte) []byte {
+	switch {
+	case c.upper:
+		if !c.hash {
+			dst = append(dst, '#')
+		}
+		for i := 0; i < len(c.s); i++ {
+			b := c.s[i]
+			if 'A' <= b && b <= 'F' {
+				b += 'a' - 'A'
+			}
+			dst = append(dst, b)
+		}
+		return dst
+	case c.hash:
+		return append(dst, c.s...)
+	}
+	return append(append(dst, '#'), c.s...)
+}
+
+// light reports whether dark text reads better on c than white: shields'
+// brightness (299R+587G+114B)/255000, rounded to two decimals, above 0.69.
+func (c color) light() bool {
+	h := c.s
+	if c.hash {
+		h = h[1:]
+	}
+	var r, g, b int
+	if len(h) == 3 {
+		r, g, b = hexDigit(h[0])*17, hexDigit(h[1])*17, hexDigit(h[2])*17
+	} else {
+		r = hexDigit(h[0])<<4 | hexDigit(h[1])
+		g = hexDigit(h[2])<<4 | hexDigit(h[3])
+		b = hexDigit(h[4])<<4 | hexDigit(h[5])
+	}
+	return 2*(299*r+587*g+114*b) >= 2550*139 // rounds to 0.70 or more
 }
 
 // NumberFormat says how a count is written on a badge.
 type NumberFormat int
 
-// Number formats.
+// Number formats. An unknown format writes FormatGrouped.
 const (
 	FormatGrouped NumberFormat = iota // 1,234,567 (the default)
 	FormatPlain                       // 1234567
@@ -49,6 +749,71 @@ const (
 )
 
 // AppendNumber appends n written in format f to dst.
+//
+// FormatMetric follows shields.io: below 1000 the number as is; above, the
+// largest SI prefix (k, M, G, T, P, E) with one decimal while the scaled
+// number is below 10 and the decimal is not 0, rounded half up: 1,234 →
+// 1.2k, 12,345 → 12k, 999,999 → 1M, -1,500 → -1.5k.
 func AppendNumber(dst []byte, n int64, f NumberFormat) []byte {
-	return strconv.AppendInt(dst, n, 10)
+	u := uint64(n)
+	if n < 0 {
+		dst = append(dst, '-')
+		u = -u
+	}
+	switch f {
+	case FormatPlain:
+		return strconv.AppendUint(dst, u, 10)
+	case FormatMetric:
+		return appendMetric(dst, u)
+	}
+	var buf [26]byte // 20 digits and 6 commas
+	i := len(buf)
+	for d := 0; ; d++ {
+		if d > 0 && d%3 == 0 {
+			i--
+			buf[i] = ','
+		}
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
+}
+
+const metricPrefixes = "kMGTPE"
+
+func appendMetric(dst []byte, u uint64) []byte {
+	if u < 1000 {
+		return strconv.AppendUint(dst, u, 10)
+	}
+	p, limit := 0, uint64(1000)
+	for p+1 < len(metricPrefixes) && u/1000 >= limit {
+		p++
+		limit *= 1000
+	}
+	// One decimal while the number is below 10 units, unless it is .0.
+	if u/limit < 10 {
+		step := limit / 10
+		tenths := u / step
+		if rem := u % step; rem >= step-rem { // half up
+			tenths++
+		}
+		if tenths%10 != 0 && tenths < 100 {
+			dst = strconv.AppendUint(dst, tenths/10, 10)
+			dst = append(dst, '.', byte('0'+tenths%10))
+			return append(dst, metricPrefixes[p])
+		}
+	}
+	whole := u / limit
+	if rem := u % limit; rem >= limit-rem {
+		whole++
+	}
+	if whole >= 1000 && p+1 < len(metricPrefixes) {
+		return append(dst, '1', metricPrefixes[p+1])
+	}
+	dst = strconv.AppendUint(dst, whole, 10)
+	return append(dst, metricPrefixes[p])
 }

@@ -33,6 +33,11 @@ const MaxKeyLen = 128
 // breaks the key rules of [CheckKey]. Nothing is written for such a key.
 var ErrInvalidKey = errors.New("counter: invalid key")
 
+// ErrTooManyKeys is wrapped by the error a store with a key limit returns
+// for a new key once the limit is reached (see [NewMemoryLimit]). Nothing is
+// written; keys that already exist keep counting.
+var ErrTooManyKeys = errors.New("counter: too many keys")
+
 // errInvalidN is returned by Add for n < 1.
 var errInvalidN = errors.New("counter: n must be at least 1")
 
@@ -62,10 +67,11 @@ func CheckKey(key string) error {
 
 // Memory is an in-process store. Counts live as long as the process; use it
 // for tests, single-process servers and as the fast path of decorators.
-// The zero value is not usable: call [NewMemory].
+// The zero value is not usable: call [NewMemory] or [NewMemoryLimit].
 type Memory struct {
-	mu     sync.RWMutex
-	counts map[string]*atomic.Int64
+	mu      sync.RWMutex
+	counts  map[string]*atomic.Int64
+	maxKeys int // 0: no limit
 }
 
 var (
@@ -74,9 +80,20 @@ var (
 	_ Adder       = (*Memory)(nil)
 )
 
-// NewMemory returns an empty in-memory store.
+// NewMemory returns an empty in-memory store that takes any number of keys.
 func NewMemory() *Memory {
 	return &Memory{counts: make(map[string]*atomic.Int64)}
+}
+
+// NewMemoryLimit returns an empty in-memory store that counts at most
+// maxKeys distinct keys, so that clients inventing keys cannot grow it
+// without bound. Counting a new key beyond the limit fails with an error
+// wrapping [ErrTooManyKeys]; keys already counted keep counting. maxKeys <= 0
+// means no limit, as [NewMemory].
+func NewMemoryLimit(maxKeys int) *Memory {
+	m := NewMemory()
+	m.maxKeys = max(maxKeys, 0)
+	return m
 }
 
 // Increment adds one visit to key. It does not allocate once key exists.
@@ -101,6 +118,10 @@ func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	if c == nil {
 		m.mu.Lock()
 		if c = m.counts[key]; c == nil {
+			if m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
+				m.mu.Unlock()
+				return 0, fmt.Errorf("counter: new key %q: %w (limit %d)", key, ErrTooManyKeys, m.maxKeys)
+			}
 			c = new(atomic.Int64)
 			m.counts[key] = c
 		}

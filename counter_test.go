@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -46,10 +49,19 @@ func TestMemoryConformance(t *testing.T) {
 func TestMemoryIncrementDoesNotAllocate(t *testing.T) {
 	m := counter.NewMemory()
 	ctx := context.Background()
-	m.Increment(ctx, "visitors")
-	if allocs := testing.AllocsPerRun(1000, func() { m.Increment(ctx, "visitors") }); allocs != 0 {
+	if _, err := m.Increment(ctx, "visitors"); err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = m.Increment(ctx, "visitors") }); allocs != 0 {
 		t.Fatalf("Increment of an existing key allocates %.1f times, want 0", allocs)
 	}
+}
+
+func testenvDynalite(tb testing.TB) *dynamodb.Client { tb.Helper(); return testenv.Dynalite(tb) }
+
+func testenvTable(tb testing.TB, c *dynamodb.Client) string {
+	tb.Helper()
+	return testenv.CreateTable(tb, c, counter.DefaultPartitionKey)
 }
 
 // newDynamo returns a store on a fresh dynalite table.
@@ -189,11 +201,12 @@ func TestDynamoTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var conns sync.WaitGroup
+	var conns sync.WaitGroup // the accept loop and one goroutine per connection
 	stop := make(chan struct{})
-	defer func() { close(stop); conns.Wait() }()
+	defer func() { ln.Close(); close(stop); conns.Wait() }()
+	conns.Add(1) // before Wait can run: WaitGroup forbids an Add from zero concurrent with Wait
 	go func() {
+		defer conns.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -236,6 +249,10 @@ func (f *fakeDynamo) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...
 		return nil, f.err
 	}
 	return &dynamodb.GetItemOutput{Item: f.out}, nil
+}
+
+func (f *fakeDynamo) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, errors.New("fakeDynamo: BatchGetItem is used only with Shards > 1")
 }
 
 func n(v string) *types.AttributeValueMemberN { return &types.AttributeValueMemberN{Value: v} }
@@ -371,4 +388,160 @@ func TestRetryPolicy(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestMemoryLimitConformance(t *testing.T) {
+	countertest.Run(t, func(t *testing.T) countertest.Store { return counter.NewMemoryLimit(32) })
+}
+
+func TestMemoryLimit(t *testing.T) {
+	ctx := context.Background()
+	m := counter.NewMemoryLimit(3)
+	for _, k := range []string{"a", "b", "c"} {
+		if n, err := m.Increment(ctx, k); err != nil || n != 1 {
+			t.Fatalf("Increment(%q) under the limit = %d, %v", k, n, err)
+		}
+	}
+	for name, call := range map[string]func() (int64, error){
+		"Increment": func() (int64, error) { return m.Increment(ctx, "d") },
+		"Add":       func() (int64, error) { return m.Add(ctx, "e", 5) },
+	} {
+		n, err := call()
+		if !errors.Is(err, counter.ErrTooManyKeys) {
+			t.Fatalf("%s of a 4th key = %d, %v; want ErrTooManyKeys", name, n, err)
+		}
+		if !strings.HasPrefix(err.Error(), "counter: ") {
+			t.Errorf("error %q lacks the package prefix", err)
+		}
+	}
+	if n, err := m.Count(ctx, "d"); err != nil || n != 0 {
+		t.Fatalf("Count of a refused key = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := m.Increment(ctx, "a"); err != nil || n != 2 {
+		t.Fatalf("an existing key at the limit: Increment = %d, %v; want 2", n, err)
+	}
+	if _, err := m.Increment(ctx, "bad key"); !errors.Is(err, counter.ErrInvalidKey) {
+		t.Fatalf("invalid key at the limit: error = %v, want ErrInvalidKey first", err)
+	}
+	for _, limit := range []int{0, -1} {
+		u := counter.NewMemoryLimit(limit)
+		for i := range 100 {
+			if _, err := u.Increment(ctx, fmt.Sprintf("k%d", i)); err != nil {
+				t.Fatalf("NewMemoryLimit(%d) refused key %d: %v", limit, i, err)
+			}
+		}
+	}
+}
+
+// TestMemoryLimitRace: many goroutines race to create distinct keys; exactly
+// the limit of them succeed and the store holds no more keys than that.
+func TestMemoryLimitRace(t *testing.T) {
+	const limit, workers = 10, 64
+	m := counter.NewMemoryLimit(limit)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created []string
+		start   = make(chan struct{})
+	)
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("key-%d", i)
+			<-start
+			_, err := m.Increment(context.Background(), key)
+			switch {
+			case err == nil:
+				mu.Lock()
+				created = append(created, key)
+				mu.Unlock()
+			case !errors.Is(err, counter.ErrTooManyKeys):
+				t.Errorf("Increment(%q): %v", key, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(created) != limit {
+		t.Fatalf("%d keys created, want exactly %d", len(created), limit)
+	}
+	for _, k := range created {
+		if n, err := m.Increment(context.Background(), k); err != nil || n != 2 {
+			t.Errorf("created key %q: Increment = %d, %v; want 2", k, n, err)
+		}
+	}
+}
+
+func TestMemoryLimitIncrementDoesNotAllocate(t *testing.T) {
+	m := counter.NewMemoryLimit(1)
+	ctx := context.Background()
+	if _, err := m.Increment(ctx, "visitors"); err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = m.Increment(ctx, "visitors") }); allocs != 0 {
+		t.Fatalf("Increment of an existing key allocates %.1f times, want 0", allocs)
+	}
+}
+
+// keyRule is the key rule of CheckKey's documentation, written
+// independently of it.
+var keyRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// FuzzCheckKey: CheckKey never panics, accepts exactly the documented keys,
+// and stores accept exactly what CheckKey accepts.
+func FuzzCheckKey(f *testing.F) {
+	for _, k := range []string{"visitors", "page:about", "a", "", "-a", "a b", strings.Repeat("k", counter.MaxKeyLen)} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		err := counter.CheckKey(key)
+		if err != nil && !errors.Is(err, counter.ErrInvalidKey) {
+			t.Fatalf("CheckKey(%q) = %v, does not wrap ErrInvalidKey", key, err)
+		}
+		if want := keyRule.MatchString(key); (err == nil) != want {
+			t.Fatalf("CheckKey(%q) = %v; the documented rule says valid=%v", key, err, want)
+		}
+		if err == nil {
+			if len(key) < 1 || len(key) > counter.MaxKeyLen {
+				t.Fatalf("accepted %d-byte key", len(key))
+			}
+			if url.PathEscape(key) != key || url.QueryEscape(key) != strings.ReplaceAll(key, ":", "%3A") {
+				t.Fatalf("accepted key %q needs escaping in a URL", key)
+			}
+			if filepath.Base(key) != key || key == "." || key == ".." {
+				t.Fatalf("accepted key %q is not a plain file name", key)
+			}
+		}
+		ctx := context.Background()
+		m := counter.NewMemory()
+		got, ierr := m.Increment(ctx, key)
+		if (ierr == nil) != (err == nil) {
+			t.Fatalf("CheckKey(%q) = %v but Memory.Increment error = %v", key, err, ierr)
+		}
+		if ierr == nil && got != 1 {
+			t.Fatalf("first Increment(%q) = %d, want 1", key, got)
+		}
+		if ierr != nil && !errors.Is(ierr, counter.ErrInvalidKey) {
+			t.Fatalf("Memory.Increment(%q) = %v, does not wrap ErrInvalidKey", key, ierr)
+		}
+		if _, cerr := m.Count(ctx, key); (cerr == nil) != (err == nil) {
+			t.Fatalf("CheckKey(%q) = %v but Memory.Count error = %v", key, err, cerr)
+		}
+		if _, aerr := m.Add(ctx, key, 3); (aerr == nil) != (err == nil) {
+			t.Fatalf("CheckKey(%q) = %v but Memory.Add error = %v", key, err, aerr)
+		}
+		// Dynamo (on a fake client): the same keys, and a rejected key never
+		// reaches DynamoDB.
+		f := &fakeDynamo{out: map[string]types.AttributeValue{"count": n("1")}}
+		d := counter.NewDynamo(f, counter.DynamoOptions{})
+		_, derr := d.Increment(ctx, key)
+		_, cerr := d.Count(ctx, key)
+		if (derr == nil) != (err == nil) || (cerr == nil) != (err == nil) {
+			t.Fatalf("CheckKey(%q) = %v but Dynamo.Increment error = %v, Count error = %v", key, err, derr, cerr)
+		}
+		if err != nil && len(f.updates)+len(f.gets) != 0 {
+			t.Fatalf("rejected key %q reached DynamoDB", key)
+		}
+	})
 }

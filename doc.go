@@ -12,6 +12,10 @@
 //	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{})
 //	n, err := store.Increment(ctx, "visitors") // n includes this visit
 //
+// For a hot key, a [Group] in front of a store folds concurrent increments
+// into single writes, and [DynamoOptions.Shards] spreads a key over several
+// items for many processes.
+//
 // Every store implements [Incrementer] (count a visit), [Reader] (read
 // without counting) and [Adder] (add several visits in one write), and passes
 // the conformance suite in package countertest.

@@ -34,6 +34,22 @@ func ExampleMemory_Add() {
 	// Output: 1200
 }
 
+// A limit on distinct keys stops clients that invent keys (say one per
+// query string) from growing a public counter's memory without bound.
+func ExampleNewMemoryLimit() {
+	store := counter.NewMemoryLimit(2)
+	ctx := context.Background()
+	for _, key := range []string{"home", "about", "spam-1", "home"} {
+		n, err := store.Increment(ctx, key)
+		fmt.Println(key, n, errors.Is(err, counter.ErrTooManyKeys))
+	}
+	// Output:
+	// home 1 false
+	// about 1 false
+	// spam-1 0 true
+	// home 2 false
+}
+
 func ExampleCheckKey() {
 	for _, key := range []string{"visitors", "page:about", "../etc", ""} {
 		fmt.Println(key, errors.Is(counter.CheckKey(key), counter.ErrInvalidKey))

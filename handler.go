@@ -1,60 +1,589 @@
 package counter
 
-// PLACEHOLDER: the API below is the contract; the behaviour is a minimal
-// stand-in until the full handlers land.
-
 import (
-	"encoding/json"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/rs/cors"
+
+	"github.com/resumecounter/counter/internal/deadline"
 )
 
 // HandlerOptions configures [JSONHandler] and [BadgeHandler]. The zero value
-// works.
+// works: it counts any valid key, sends no CORS headers and draws blue
+// "visitors" badges with grouped numbers.
 type HandlerOptions struct {
-	// DefaultKey is counted when the request has no {key} path value.
-	// Default: "visitors".
+	// DefaultKey is counted when the request has no {key} path value (the
+	// handler is mounted on a pattern without {key}). Default: "visitors".
 	DefaultKey string
+	// Keys, if not empty, lists the only keys that may be counted or read;
+	// any other key answers 404 Not Found and nothing is written. List
+	// DefaultKey too if the handler uses it. Default: any valid key.
+	Keys []string
+	// AllowKey, if set, decides instead of Keys which keys may be counted or
+	// read (a prefix or a pattern, say). It gets only keys that pass
+	// [CheckKey]; a false answers 404. Default: nil (use Keys).
+	AllowKey func(key string) bool
 	// AllowedOrigins lists the origins allowed to read responses from
-	// scripts (CORS). Default: none, and no CORS headers at all.
+	// scripts (CORS), matched exactly, as browsers send them:
+	// "https://example.com", "http://localhost:8080". "*" allows every
+	// origin. Responses then carry Vary: Origin, and preflight requests are
+	// answered without counting. Default: none, and no CORS headers at all.
 	AllowedOrigins []string
-	// Timeout bounds each request's store call. Default: 3s.
+	// Timeout bounds each request's store call through its context (every
+	// store here honours it); when it passes, the visitor gets 504 Gateway
+	// Timeout and the Logger the cause. Negative: no limit beyond the
+	// request's own context. Default: 3s.
 	Timeout time.Duration
-	// Logger receives store errors. Default: slog.Default().
+	// Logger receives store errors and timeouts, with the key and the cause.
+	// Default: slog.Default() at the time of logging.
 	Logger *slog.Logger
+
+	// Label is the badge's left text (and the shields endpoint's label),
+	// unless the request's label parameter says otherwise. Default: "visitors".
+	Label string
+	// Color is the badge's message background: a shields colour name or a
+	// hex colour. Default: "blue".
+	Color string
+	// LabelColor is the label background. Default: "#555".
+	LabelColor string
+	// Style is the badge style. Default: [StyleFlat].
+	Style Style
+	// NumberFormat writes the count on badges and in the shields endpoint's
+	// message. JSON's count is always a plain JSON number. Default:
+	// [FormatGrouped] (1,234).
+	NumberFormat NumberFormat
 }
 
-// JSONHandler counts a visit and answers {"key":"visitors","count":1234}.
+// Limits on what a request may carry. Longer queries answer 414, longer
+// labels 400 (see MaxTextLen).
+const (
+	maxQueryLen = 1024
+	maxColorLen = 32
+)
+
+// JSONHandler counts a visit and answers {"key":"visitors","count":1234},
+// the count a JSON number.
+//
+// GET and POST count (a POST body is ignored); ?hit=false reads without
+// counting, which needs a store implementing [Reader]. HEAD and OPTIONS never
+// count; other methods answer 405. ?format=shields answers the shields.io
+// endpoint schema ({"schemaVersion":1,"label":…,"message":…,"color":…}),
+// read-only unless ?hit=true, and takes the badge parameters label, color,
+// labelColor and style.
+//
+// Counted responses are never cached (Cache-Control: no-cache, no-store,
+// must-revalidate, max-age=0); read-only responses carry an ETag and answer
+// 304 Not Modified to a matching If-None-Match. Errors answer
+// {"error":"…"} with a generic text: 400 for an invalid key or parameter,
+// 404 for a key not allowed by Keys or AllowKey, 414 for a query longer than
+// 1024 bytes, 501 for ?hit=false over a store that cannot read, 503 when the
+// store fails and 504 when it does not answer within Timeout. The cause of a
+// 5xx goes to the Logger, never to the client.
+//
+// JSONHandler panics if opts are invalid (a DefaultKey that fails
+// [CheckKey], an unknown Style or colour), as [http.ServeMux.Handle] does
+// for a bad pattern: a configuration error shows at startup.
 func JSONHandler(inc Incrementer, opts HandlerOptions) http.Handler {
+	return newHandler(inc, opts, false)
+}
+
+// BadgeHandler counts a visit and answers with an SVG badge showing the
+// count, for <img> tags and READMEs.
+//
+// It follows [JSONHandler]'s rules for methods, ?hit=false, caching, CORS,
+// keys and errors, and takes the query parameters label (empty draws a
+// message-only badge), color, labelColor and style, each overriding the
+// option of the same name. An invalid parameter answers 400. Every response
+// with a body, errors included, is an SVG (image/svg+xml, with a
+// Content-Security-Policy that forbids scripts), so an <img> always shows
+// a badge: "unavailable" when the store fails, "timeout" when it is slow.
+//
+// BadgeHandler panics if opts are invalid, as JSONHandler does.
+func BadgeHandler(inc Incrementer, opts HandlerOptions) http.Handler {
+	return newHandler(inc, opts, true)
+}
+
+// handler serves both endpoints; badge selects the SVG one.
+type handler struct {
+	inc      Incrementer
+	reader   Reader // nil if inc cannot read without counting
+	badge    bool
+	key      string
+	keys     map[string]struct{}
+	allowKey func(string) bool
+	timeout  time.Duration
+	logger   *slog.Logger
+	defaults Badge // label, colours and style from the options
+	format   NumberFormat
+}
+
+func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
+	if inc == nil {
+		panic("counter: handler needs an Incrementer, got nil")
+	}
+	h := &handler{
+		inc:      inc,
+		badge:    badge,
+		key:      cmp.Or(opts.DefaultKey, "visitors"),
+		allowKey: opts.AllowKey,
+		timeout:  opts.Timeout,
+		logger:   opts.Logger,
+		format:   opts.NumberFormat,
+		defaults: Badge{
+			Label:      cmp.Or(opts.Label, "visitors"),
+			Color:      cmp.Or(opts.Color, "blue"),
+			LabelColor: cmp.Or(opts.LabelColor, "#555"),
+			Style:      cmp.Or(opts.Style, StyleFlat),
+		},
+	}
+	h.reader, _ = inc.(Reader)
+	if err := CheckKey(h.key); err != nil {
+		panic(fmt.Sprintf("counter: HandlerOptions.DefaultKey: %v", err))
+	}
+	if err := h.defaults.Validate(); err != nil {
+		panic("counter: HandlerOptions: " + strings.TrimPrefix(err.Error(), "counter: "))
+	}
+	if h.timeout == 0 {
+		h.timeout = 3 * time.Second
+	}
+	if len(opts.Keys) > 0 {
+		h.keys = make(map[string]struct{}, len(opts.Keys))
+		for _, k := range opts.Keys {
+			h.keys[k] = struct{}{}
+		}
+	}
+	if len(opts.AllowedOrigins) == 0 {
+		return h
+	}
+	return withCORS(h, opts.AllowedOrigins)
+}
+
+// withCORS answers CORS for the origins listed, exactly matched, through
+// rs/cors. It adds its headers before the handler runs, so error responses
+// carry them too, and it answers preflight requests itself (204) without
+// calling the handler, so they never count.
+func withCORS(h http.Handler, origins []string) http.Handler {
+	o := cors.Options{
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
+		ExposedHeaders: []string{"ETag"},
+	}
+	if slices.Contains(origins, "*") {
+		o.AllowedOrigins = []string{"*"}
+	} else {
+		// AllowOriginFunc rather than AllowedOrigins: rs/cors reads "*"
+		// inside an origin as a wildcard and compares without case, while
+		// an allowlist here means these origins and no other.
+		allowed := make(map[string]struct{}, len(origins))
+		for _, origin := range origins {
+			allowed[origin] = struct{}{}
+		}
+		o.AllowOriginFunc = func(origin string) bool {
+			_, ok := allowed[origin]
+			return ok
+		}
+	}
+	c := cors.New(o).Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.PathValue("key")
-		if key == "" {
-			key = "visitors"
-		}
-		n, err := inc.Increment(r.Context(), key)
-		if err != nil {
-			http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		json.NewEncoder(w).Encode(map[string]any{"key": key, "count": n})
+		w.Header()["X-Content-Type-Options"] = hdrNosniff // on preflight answers too
+		c.ServeHTTP(w, r)
 	})
 }
 
-// BadgeHandler counts a visit and answers with an SVG badge.
-func BadgeHandler(inc Incrementer, opts HandlerOptions) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.PathValue("key")
-		if key == "" {
-			key = "visitors"
+// Header values shared by every response. Assigned to the header map
+// directly: net/http never modifies them, and this saves allocations.
+var (
+	hdrNosniff    = []string{"nosniff"}
+	hdrJSON       = []string{"application/json; charset=utf-8"}
+	hdrSVG        = []string{"image/svg+xml"}
+	hdrCSP        = []string{"default-src 'none'; style-src 'unsafe-inline'"}
+	hdrNoStore    = []string{"no-cache, no-store, must-revalidate, max-age=0"}
+	hdrRevalidate = []string{"no-cache"}
+	hdrAllow      = []string{"GET, HEAD, POST, OPTIONS"}
+)
+
+// query holds the parameters the handlers read; others are ignored (cache
+// busters such as ?v=2 are common in READMEs).
+type query struct {
+	hit, format                       string
+	label, color, labelColor          string
+	style                             string
+	hasHit, hasFormat, hasLabel       bool
+	hasColor, hasLabelColor, hasStyle bool
+}
+
+var errQuery = errors.New("counter: malformed query")
+
+// parseQuery reads the known parameters from a raw query without the
+// allocations of url.ParseQuery; the first of repeated parameters wins.
+func parseQuery(raw string) (query, error) {
+	var q query
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
 		}
-		n, err := inc.Increment(r.Context(), key)
-		if err != nil {
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		name, value, _ := strings.Cut(part, "=")
+		if strings.ContainsAny(name, "%+") {
+			var err error
+			if name, err = url.QueryUnescape(name); err != nil {
+				continue // not a parameter we read
+			}
+		}
+		var dst *string
+		var seen *bool
+		switch name {
+		case "hit":
+			dst, seen = &q.hit, &q.hasHit
+		case "format":
+			dst, seen = &q.format, &q.hasFormat
+		case "label":
+			dst, seen = &q.label, &q.hasLabel
+		case "color":
+			dst, seen = &q.color, &q.hasColor
+		case "labelColor":
+			dst, seen = &q.labelColor, &q.hasLabelColor
+		case "style":
+			dst, seen = &q.style, &q.hasStyle
+		default:
+			continue
+		}
+		if *seen {
+			continue
+		}
+		if strings.ContainsAny(value, "%+") {
+			var err error
+			if value, err = url.QueryUnescape(value); err != nil {
+				return q, errQuery
+			}
+		}
+		*dst, *seen = value, true
+	}
+	return q, nil
+}
+
+// problem is a failed request: the status and the generic text the client
+// sees. Internal causes are logged, never put here.
+type problem struct {
+	status int
+	text   string
+}
+
+var (
+	errMethod     = problem{http.StatusMethodNotAllowed, "method not allowed"}
+	errQueryLong  = problem{http.StatusRequestURITooLong, "query too long"}
+	errBadQuery   = problem{http.StatusBadRequest, "malformed query"}
+	errBadHit     = problem{http.StatusBadRequest, "invalid hit"}
+	errBadFormat  = problem{http.StatusBadRequest, "invalid format"}
+	errBadBadge   = problem{http.StatusBadRequest, "invalid badge parameter"}
+	errBadKey     = problem{http.StatusBadRequest, "invalid key"}
+	errUnknownKey = problem{http.StatusNotFound, "unknown key"}
+	errNoReader   = problem{http.StatusNotImplemented, "reading without counting is not supported"}
+	errStore      = problem{http.StatusServiceUnavailable, "unavailable"}
+	errTimeout    = problem{http.StatusGatewayTimeout, "timeout"}
+)
+
+// bufPool holds response buffers; a badge is well under 2 KiB.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr["X-Content-Type-Options"] = hdrNosniff
+	switch r.Method {
+	case http.MethodGet, http.MethodPost, http.MethodHead:
+	case http.MethodOptions:
+		hdr["Allow"] = hdrAllow
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		hdr["Allow"] = hdrAllow
+		h.fail(w, r, errMethod, h.defaults)
+		return
+	}
+
+	b := h.defaults
+	var q query
+	if raw := r.URL.RawQuery; raw != "" {
+		if len(raw) > maxQueryLen {
+			h.fail(w, r, errQueryLong, b)
 			return
 		}
-		w.Header().Set("Content-Type", "image/svg+xml")
-		w.Write(Badge{Label: "visitors", Message: string(AppendNumber(nil, n, FormatGrouped))}.AppendSVG(nil))
-	})
+		var err error
+		if q, err = parseQuery(raw); err != nil {
+			h.fail(w, r, errBadQuery, b)
+			return
+		}
+	}
+	shields := false
+	if q.hasFormat && !h.badge {
+		if q.format != "shields" {
+			h.fail(w, r, errBadFormat, b)
+			return
+		}
+		shields = true
+	}
+	// HEAD never counts; the shields endpoint counts only when asked to, as
+	// shields caches what it fetches.
+	countable := r.Method != http.MethodHead
+	count := countable && !shields
+	if q.hasHit {
+		switch q.hit {
+		case "false", "0":
+			count = false
+		case "true", "1":
+			count = countable
+		default:
+			h.fail(w, r, errBadHit, b)
+			return
+		}
+	}
+	if h.badge || shields {
+		if q.hasLabel {
+			b.Label = q.label
+		}
+		if q.hasColor {
+			b.Color = q.color
+		}
+		if q.hasLabelColor {
+			b.LabelColor = q.labelColor
+		}
+		if q.hasStyle {
+			b.Style = Style(q.style)
+		}
+		if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle {
+			if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || b.Validate() != nil {
+				h.fail(w, r, errBadBadge, h.defaults)
+				return
+			}
+		}
+	}
+
+	key := r.PathValue("key")
+	if key == "" {
+		key = h.key
+	}
+	if CheckKey(key) != nil {
+		h.fail(w, r, errBadKey, b)
+		return
+	}
+	if !h.allowed(key) {
+		h.fail(w, r, errUnknownKey, b)
+		return
+	}
+	if !count && h.reader == nil {
+		h.fail(w, r, errNoReader, b)
+		return
+	}
+
+	ctx := r.Context()
+	if h.timeout > 0 {
+		// Like context.WithTimeout, without arming a timer for stores
+		// that never wait on ctx.Done (Memory).
+		dc := deadline.New(ctx, h.timeout)
+		defer dc.Cancel()
+		ctx = dc
+	}
+	var n int64
+	var err error
+	if count {
+		n, err = h.inc.Increment(ctx, key)
+	} else {
+		n, err = h.reader.Count(ctx, key)
+	}
+	if err != nil {
+		h.storeFailed(ctx, w, r, key, count, err, b)
+		return
+	}
+
+	bp := bufPool.Get().(*[]byte)
+	body := (*bp)[:0]
+	switch {
+	case h.badge:
+		hdr["Content-Type"] = hdrSVG
+		hdr["Content-Security-Policy"] = hdrCSP
+		body = h.appendBadge(body, b, n)
+	case shields:
+		hdr["Content-Type"] = hdrJSON
+		body = h.appendShields(body, b, n)
+	default:
+		hdr["Content-Type"] = hdrJSON
+		body = append(body, `{"key":"`...)
+		body = append(body, key...) // CheckKey allows no character JSON escapes
+		body = append(body, `","count":`...)
+		body = strconv.AppendInt(body, n, 10)
+		body = append(body, '}')
+	}
+	status := http.StatusOK
+	if count {
+		hdr["Cache-Control"] = hdrNoStore
+	} else {
+		hdr["Cache-Control"] = hdrRevalidate
+		etag := etagOf(body)
+		hdr["Etag"] = []string{etag}
+		if etagMatch(r.Header.Get("If-None-Match"), etag) {
+			status = http.StatusNotModified
+		}
+	}
+	switch {
+	case status == http.StatusNotModified:
+		delete(hdr, "Content-Type")
+		delete(hdr, "Content-Security-Policy")
+		w.WriteHeader(status)
+	case r.Method == http.MethodHead:
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+		w.WriteHeader(status)
+	default:
+		w.Write(body) // an error here is the client's going away; nothing to do
+	}
+	if cap(body) <= 64<<10 {
+		*bp = body
+		bufPool.Put(bp)
+	}
+}
+
+func (h *handler) allowed(key string) bool {
+	switch {
+	case h.allowKey != nil:
+		return h.allowKey(key)
+	case h.keys != nil:
+		_, ok := h.keys[key]
+		return ok
+	}
+	return true
+}
+
+// storeFailed answers a failed store call: 504 when our deadline passed,
+// 503 otherwise, and logs the cause.
+func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *http.Request, key string, count bool, err error, b Badge) {
+	op := "count"
+	if count {
+		op = "increment"
+	}
+	logger := h.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	p := errStore
+	switch {
+	case errors.Is(err, ErrInvalidKey):
+		p = errBadKey // a store with stricter key rules than CheckKey
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// The client went away; nobody reads the answer.
+		logger.LogAttrs(ctx, slog.LevelDebug, "counter: client gone", slog.String("key", key), slog.String("op", op), slog.Any("err", err))
+	case ctx.Err() != nil: // Timeout, or the request's own deadline (Lambda's, say)
+		p = errTimeout
+		logger.LogAttrs(ctx, slog.LevelError, "counter: store timed out", slog.String("key", key), slog.String("op", op),
+			slog.Duration("timeout", h.timeout), slog.Any("err", err))
+	default:
+		logger.LogAttrs(ctx, slog.LevelError, "counter: store failed", slog.String("key", key), slog.String("op", op), slog.Any("err", err))
+	}
+	h.fail(w, r, p, b)
+}
+
+// fail writes p as JSON or as an SVG error badge. Errors are never cached.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, p problem, b Badge) {
+	hdr := w.Header()
+	hdr["Cache-Control"] = hdrNoStore
+	var body []byte
+	if h.badge {
+		hdr["Content-Type"] = hdrSVG
+		hdr["Content-Security-Policy"] = hdrCSP
+		b.Message, b.Color = p.text, "lightgrey"
+		body = b.AppendSVG(nil)
+	} else {
+		hdr["Content-Type"] = hdrJSON
+		body = append(append(append(body, `{"error":"`...), p.text...), `"}`...) // p.text needs no escaping
+	}
+	if r.Method == http.MethodHead {
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+		w.WriteHeader(p.status)
+		return
+	}
+	w.WriteHeader(p.status)
+	w.Write(body)
+}
+
+func (h *handler) appendBadge(dst []byte, b Badge, n int64) []byte {
+	var num [32]byte
+	b.Message = string(AppendNumber(num[:0], n, h.format))
+	return b.AppendSVG(dst)
+}
+
+func (h *handler) appendShields(dst []byte, b Badge, n int64) []byte {
+	dst = append(dst, `{"schemaVersion":1,"label":`...)
+	dst = appendJSONString(dst, b.Label)
+	dst = append(dst, `,"message":`...)
+	var num [32]byte
+	dst = appendJSONString(dst, string(AppendNumber(num[:0], n, h.format)))
+	dst = append(dst, `,"color":`...)
+	dst = appendJSONString(dst, b.Color)
+	if b.LabelColor != "#555" {
+		dst = append(dst, `,"labelColor":`...)
+		dst = appendJSONString(dst, b.LabelColor)
+	}
+	if b.Style != StyleFlat {
+		dst = append(dst, `,"style":`...)
+		dst = appendJSONString(dst, string(b.Style))
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string. s is valid UTF-8 (checked by
+// Badge.Validate); U+2028 and U+2029 are escaped for JavaScript's sake.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		case r == 0x2028 || r == 0x2029:
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hex[r&0xf])
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return append(dst, '"')
+}
+
+// etagOf is a strong validator of body: its 64-bit FNV-1a hash, computed
+// inline as hash/fnv would allocate.
+func etagOf(body []byte) string {
+	hash := uint64(14695981039346656037)
+	for _, c := range body {
+		hash ^= uint64(c)
+		hash *= 1099511628211
+	}
+	var buf [18]byte
+	buf[0] = '"'
+	s := strconv.AppendUint(buf[:1], hash, 16)
+	return string(append(s, '"'))
+}
+
+// etagMatch applies If-None-Match's weak comparison (RFC 9110 13.1.2).
+func etagMatch(header, etag string) bool {
+	for header != "" {
+		var tag string
+		tag, header, _ = strings.Cut(header, ",")
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }

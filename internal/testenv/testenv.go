@@ -168,7 +168,10 @@ func CreateTable(tb testing.TB, client *dynamodb.Client, pk string) string {
 		tb.Fatalf("create table %s: %v", name, err)
 	}
 	if err := dynamodb.NewTableExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 20*time.Second,
-		func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 10 * time.Millisecond; o.MaxDelay = 100 * time.Millisecond }); err != nil {
+		func(o *dynamodb.TableExistsWaiterOptions) {
+			o.MinDelay = 10 * time.Millisecond
+			o.MaxDelay = 100 * time.Millisecond
+		}); err != nil {
 		tb.Fatalf("wait for table %s: %v", name, err)
 	}
 	tb.Cleanup(func() {

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resumecounter/counter/boltstore"
+	"github.com/resumecounter/counter/internal/testenv"
+)
+
+// TestWebPage loads examples/web in Chromium from one origin, with the
+// server on another, as on a real site: the page shows the count with
+// thousands separators, a reload in the same session reads without
+// counting, a new browser context counts, and a dead or broken API shows
+// the placeholder without an uncaught error.
+func TestWebPage(t *testing.T) {
+	testenv.Browser(t)
+	dir := t.TempDir()
+
+	// A count past a thousand, so the page must group digits.
+	data := filepath.Join(dir, "counter.db")
+	seed, err := boltstore.Open(data, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Add(context.Background(), "visitors", 1233); err != nil {
+		t.Fatal(err)
+	}
+	seed.Close()
+
+	index, err := os.ReadFile(filepath.Join(testenv.Root(t), "examples", "web", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join(testenv.Root(t), "examples", "web", "counter.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api, deadAPI string
+	pageFor := func(base string) []byte {
+		const attr = `data-api=""`
+		if strings.Count(string(index), attr) != 1 {
+			t.Fatalf("index.html has no single %s to point at the server", attr)
+		}
+		return []byte(strings.Replace(string(index), attr, `data-api="`+base+`"`, 1))
+	}
+	site := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/counter.js"):
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			w.Write(js)
+		case strings.HasPrefix(r.URL.Path, "/nonsense-api/"): // 200, but no count
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"count":"lots"}`))
+		default:
+			base := map[string]string{"/": api, "/down/": deadAPI, "/broken/": r.Host + "/nonsense-api"}[r.URL.Path]
+			if base == "" {
+				http.NotFound(w, r)
+				return
+			}
+			if r.URL.Path == "/broken/" {
+				base = "http://" + base
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(pageFor(base))
+		}
+	}))
+	// The page is on localhost, the server on 127.0.0.1: another origin.
+	pageOrigin := "http://" + strings.Replace(site.Listener.Addr().String(), "127.0.0.1", "localhost", 1)
+
+	s := start(t, "COUNTER_DATA="+data, "COUNTER_ALLOWED_ORIGINS="+pageOrigin)
+	api = s.URL
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAPI = "http://" + ln.Addr().String()
+	ln.Close()   // nothing listens there now
+	site.Start() // after api and deadAPI are set
+	defer site.Close()
+
+	shot := filepath.Join(dir, "page.png")
+	if p := os.Getenv("COUNTER_SCREENSHOT"); p != "" {
+		shot = p
+	}
+	out := testenv.RunNode(t, 60*time.Second, "examples/server/testdata/web.cjs",
+		pageOrigin+"/", pageOrigin+"/down/", pageOrigin+"/broken/", shot)
+	type shown struct{ Text, State string }
+	var got struct {
+		First, Reload, NewContext, Down, Broken shown
+		Img, Md, BadgeSrc, Placeholder          string
+		Errors, Warnings                        []string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	t.Logf("browser: %s", out)
+
+	for _, c := range []struct {
+		name string
+		got  shown
+		want shown
+	}{
+		{"first view", got.First, shown{"1,234", "ok"}},
+		{"reload in the same session", got.Reload, shown{"1,234", "ok"}},
+		{"new browser context", got.NewContext, shown{"1,235", "ok"}},
+		{"API down", got.Down, shown{got.Placeholder, "error"}},
+		{"API answers no count", got.Broken, shown{got.Placeholder, "error"}},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: page shows %+v, want %+v", c.name, c.got, c.want)
+		}
+	}
+	if want := `<img src="` + api + `/badge/visitors" alt="visitors">`; got.Img != want {
+		t.Errorf("HTML snippet %q, want %q", got.Img, want)
+	}
+	if want := `![visitors](` + api + `/badge/visitors)`; got.Md != want {
+		t.Errorf("Markdown snippet %q, want %q", got.Md, want)
+	}
+	if want := api + "/badge/visitors?hit=false"; got.BadgeSrc != want {
+		t.Errorf("badge preview %q, want %q", got.BadgeSrc, want)
+	}
+	if len(got.Errors) > 0 {
+		t.Errorf("uncaught errors in the page: %q", got.Errors)
+	}
+	if len(got.Warnings) != 2 {
+		t.Errorf("console warnings %q, want one for each failed page", got.Warnings)
+	}
+	// Two counted views: the first page view and the new context.
+	if a := getJSON(t, api+"/api/visitors?hit=false"); a.Count != 1235 {
+		t.Errorf("server count %d after the browser, want 1235", a.Count)
+	}
+}

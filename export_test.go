@@ -1,0 +1,23 @@
+package counter
+
+// Queued reports how many callers wait, unsent, for the next write of key.
+func (g *Group) Queued(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	if k := g.keys[key]; k != nil {
+		for _, c := range k.queue {
+			if c.state == callQueued {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// IsClosed reports whether Close was called.
+func (g *Group) IsClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
+}
