@@ -3,6 +3,7 @@ package lambdahttp_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func TestUnderEmulator(t *testing.T) {
 			ev := loadEvent(t, name)
 			ev.Cookies = []string{"session=abc", "theme=dark"}
 			resp := invoke(t, ev)
-			if resp.StatusCode != 202 || resp.IsBase64Encoded {
+			if resp.StatusCode != http.StatusAccepted || resp.IsBase64Encoded {
 				t.Fatalf("status %d, base64 %v, body %q", resp.StatusCode, resp.IsBase64Encoded, resp.Body)
 			}
 			if !reflect.DeepEqual(resp.Cookies, wantCookies) || resp.Headers["Vary"] != "Origin,Accept-Encoding" {
@@ -65,7 +66,7 @@ func TestUnderEmulator(t *testing.T) {
 			if err := json.Unmarshal([]byte(resp.Body), &seen); err != nil {
 				t.Fatal(err)
 			}
-			if seen.Method != "POST" || seen.Path != "/my/path" || seen.Host != ev.RequestContext.DomainName {
+			if seen.Method != http.MethodPost || seen.Path != "/my/path" || seen.Host != ev.RequestContext.DomainName {
 				t.Errorf("saw %s %s on %s", seen.Method, seen.Path, seen.Host)
 			}
 			if !reflect.DeepEqual(seen.Query["parameter1"], []string{"value1", "value2"}) {
@@ -100,7 +101,7 @@ func TestUnderEmulator(t *testing.T) {
 
 	t.Run("bad base64 is a 400, not a function error", func(t *testing.T) {
 		resp := invoke(t, events.APIGatewayV2HTTPRequest{RawPath: "/", Body: "***", IsBase64Encoded: true})
-		if resp.StatusCode != 400 {
+		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("status %d, want 400", resp.StatusCode)
 		}
 	})

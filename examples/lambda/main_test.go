@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,7 +151,7 @@ func invoke(t *testing.T, fn *testenv.Lambda, ev []byte) events.APIGatewayV2HTTP
 // jsonCount checks a JSON answer for key and returns its count.
 func jsonCount(t *testing.T, resp events.APIGatewayV2HTTPResponse, key string) int64 {
 	t.Helper()
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, body %q", resp.StatusCode, resp.Body)
 	}
 	if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
@@ -263,7 +264,7 @@ func TestBadge(t *testing.T) {
 	for i, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			resp := invoke(t, fn, event(t, name, req{path: "/badge/readme", headers: map[string]string{"accept": "image/avif,image/webp,image/svg+xml,*/*;q=0.8", "sec-fetch-dest": "image"}}))
-			if resp.StatusCode != 200 {
+			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d, body %q", resp.StatusCode, resp.Body)
 			}
 			if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "image/svg+xml") {
@@ -314,7 +315,7 @@ func TestCORS(t *testing.T) {
 			for _, name := range fixtures {
 				for _, path := range []string{"/api/cors", "/badge/cors"} {
 					resp := invoke(t, fn, event(t, name, req{path: path, headers: map[string]string{"origin": tt.origin}}))
-					if resp.StatusCode != 200 {
+					if resp.StatusCode != http.StatusOK {
 						t.Fatalf("%s %s: status %d", name, path, resp.StatusCode)
 					}
 					if got := resp.Headers["Access-Control-Allow-Origin"]; got != tt.wantAllow {
