@@ -16,13 +16,16 @@
 // Host header, and the Lambda context (with its deadline) as the request's
 // context. Request headers that the client repeated arrive joined by commas,
 // as AWS delivers them; RFC 9110 makes that equivalent to the repeated lines.
+// RemoteAddr is the client's address with port 0; r.TLS is nil although
+// Function URLs answer only HTTPS (X-Forwarded-Proto says https).
 //
 // The answer keeps the status (200 when the handler sets none), every header
 // (several values of one header joined by commas, as payload 2.0 requires),
 // each Set-Cookie header as an element of cookies, and the body: as text when
 // its Content-Type is textual (text/*, JSON, XML, SVG, JavaScript, form data)
 // and it is valid UTF-8, base64-encoded otherwise. A Content-Type the handler
-// leaves unset is sniffed from the body, as net/http does.
+// leaves unset is sniffed from the body, as net/http does. Lambda limits an
+// answer to 6 MB, which base64 reaches with 4.5 MB of binary body.
 //
 // An event that cannot be a request (a body that is not valid base64, a
 // malformed path or method) is answered 400 Bad Request without calling the

@@ -35,7 +35,7 @@ func TestDeploymentSize(t *testing.T) {
 			t.Fatalf("build %s: %v\n%s", prog.name, err, b)
 		}
 		bin, zipped := sizes(t, filepath.Join(out, "bootstrap"))
-		t.Logf("%s linux/arm64: bootstrap %.1f MB, zip %.1f MB", prog.name, float64(bin)/(1<<20), float64(zipped)/(1<<20))
+		t.Logf("%s linux/arm64: bootstrap %d bytes (%.1f MiB), zip %d bytes (%.1f MiB)", prog.name, bin, float64(bin)/(1<<20), zipped, float64(zipped)/(1<<20))
 		if zipped > maxZip {
 			t.Errorf("%s: zip is %d bytes, over %d", prog.name, zipped, maxZip)
 		}
