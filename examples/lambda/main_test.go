@@ -334,6 +334,30 @@ func TestCORS(t *testing.T) {
 	}
 }
 
+// A CORS preflight is answered from the function when it does CORS itself,
+// and never counts.
+func TestCORSPreflight(t *testing.T) {
+	const site = "https://resume.example.com"
+	fn, client, table := setup(t, "COUNTER_ALLOWED_ORIGINS="+site)
+	for _, name := range fixtures {
+		resp := invoke(t, fn, event(t, name, req{method: "OPTIONS", path: "/api/preflight", headers: map[string]string{
+			"origin": site, "access-control-request-method": "GET",
+		}}))
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			t.Errorf("%s: status %d", name, resp.StatusCode)
+		}
+		if got := resp.Headers["Access-Control-Allow-Origin"]; got != site {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", name, got, site)
+		}
+		if !strings.Contains(resp.Headers["Access-Control-Allow-Methods"], "GET") {
+			t.Errorf("%s: Access-Control-Allow-Methods %q", name, resp.Headers["Access-Control-Allow-Methods"])
+		}
+	}
+	if n := itemCount(t, client, table); n != 0 {
+		t.Errorf("preflights wrote %d items", n)
+	}
+}
+
 func TestCookiesAndBodies(t *testing.T) {
 	fn, client, table := setup(t)
 	tests := []struct {
