@@ -8,6 +8,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -238,6 +239,21 @@ func TestSAMTemplateReferences(t *testing.T) {
 	// The test itself must see references to check.
 	if !known["TableName"] || !known["CounterTable"] {
 		t.Fatal("parameters or resources not found")
+	}
+}
+
+// TestSAMTemplateCfnLint runs cfn-lint, which applies the SAM transform and
+// checks the result against CloudFormation's resource schemas, when it is
+// installed (pip install cfn-lint==1.51.0). It is an extra: the checks above
+// need nothing but Go.
+func TestSAMTemplateCfnLint(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Skip("cfn-lint not installed (pip install cfn-lint==1.51.0); the YAML checks ran without it")
+	}
+	out, err := exec.Command(lint, "template.yaml").CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}
 }
 
