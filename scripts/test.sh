@@ -92,6 +92,7 @@ fuzz_targets=(
   ". FuzzHandlerQuery"
   ". FuzzBadge"
   ". FuzzCheckKey"
+  "./lambdahttp FuzzAdapter"
 )
 for t in "${fuzz_targets[@]}"; do
   set -- $t

@@ -1,0 +1,86 @@
+// Command lambda is a visitor counter for AWS Lambda behind a Function URL
+// (or an API Gateway HTTP API), counting in DynamoDB:
+//
+//	GET /api/{key}    {"key":"...","count":N} for fetch()
+//	GET /badge/{key}  an SVG badge for <img>
+//	GET /             the JSON answer for the default key
+//
+// Configuration comes from the environment:
+//
+//	COUNTER_TABLE            DynamoDB table (default cloud-resume-stats, key id)
+//	COUNTER_DEFAULT_KEY      key counted at / (default visitors)
+//	COUNTER_COUNT_ATTRIBUTE  number attribute holding counts (default count)
+//	COUNTER_ALLOWED_ORIGINS  comma-separated origins allowed by CORS; empty: no
+//	                         CORS headers (let the Function URL's CORS do it)
+//	AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, ...  as for any AWS SDK program
+//
+// See README.md for building and deploying.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/lambdahttp"
+)
+
+func main() {
+	// Everything before lambda.Start runs once per execution environment,
+	// in Lambda's init phase: the SDK config and client are shared by all
+	// invocations.
+	h, err := newHandler(context.Background(), os.Getenv)
+	if err != nil {
+		slog.Error("counter: init", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(lambdahttp.Handler(h))
+}
+
+// newHandler builds the routes from the configuration that getenv reads.
+func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("counter: load AWS config: %w", err)
+	}
+	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{
+		Table:          getenv("COUNTER_TABLE"),
+		CountAttribute: getenv("COUNTER_COUNT_ATTRIBUTE"),
+	})
+	opts := counter.HandlerOptions{
+		DefaultKey:     getenv("COUNTER_DEFAULT_KEY"),
+		AllowedOrigins: splitList(getenv("COUNTER_ALLOWED_ORIGINS")),
+	}
+	if opts.DefaultKey != "" {
+		if err := counter.CheckKey(opts.DefaultKey); err != nil {
+			return nil, fmt.Errorf("counter: COUNTER_DEFAULT_KEY: %w", err)
+		}
+	}
+	jsonHandler := counter.JSONHandler(store, opts)
+	mux := http.NewServeMux()
+	// No method in the patterns: the handlers answer OPTIONS (CORS
+	// preflight) and HEAD themselves and refuse other methods.
+	mux.Handle("/api/{key}", jsonHandler)
+	mux.Handle("/badge/{key}", counter.BadgeHandler(store, opts))
+	mux.Handle("/{$}", jsonHandler)
+	return mux, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

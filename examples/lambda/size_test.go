@@ -1,0 +1,162 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/resumecounter/counter/internal/testenv"
+)
+
+// maxZip is the deployment package size this example promises.
+const maxZip = 5 << 20
+
+// TestDeploymentSize builds the function exactly as the README does
+// (linux/arm64, lambda.norpc, stripped), zips it and checks the zip against
+// maxZip.
+func TestDeploymentSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles for arm64; skipped with -short")
+	}
+	dir := t.TempDir()
+	for _, prog := range []struct{ name, pkg string }{{"counter", "."}, {"hello", "./testdata/hello"}} {
+		out := filepath.Join(dir, prog.name)
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", filepath.Join(out, "bootstrap"), prog.pkg)
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", prog.name, err, b)
+		}
+		bin, zipped := sizes(t, filepath.Join(out, "bootstrap"))
+		t.Logf("%s linux/arm64: bootstrap %d bytes (%.1f MiB), zip %d bytes (%.1f MiB)", prog.name, bin, float64(bin)/(1<<20), zipped, float64(zipped)/(1<<20))
+		if zipped > maxZip {
+			t.Errorf("%s: zip is %d bytes, over %d", prog.name, zipped, maxZip)
+		}
+	}
+}
+
+// sizes returns the size of the binary and of a zip holding it as
+// "bootstrap", as `zip function.zip bootstrap` makes it.
+func sizes(t *testing.T, bootstrap string) (bin, zipped int64) {
+	t.Helper()
+	f, err := os.Open(bootstrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	hdr, err := zip.FileInfoHeader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr.Name, hdr.Method = "bootstrap", zip.Deflate
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return st.Size(), int64(buf.Len())
+}
+
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// BenchmarkColdStart starts a fresh emulator and binary per iteration and
+// invokes it once, for the counter and for a hello-world function built the
+// same way. It reports the emulator's init duration (process start to the
+// runtime asking for its first event, what Lambda bills as Init Duration)
+// and the first answer's latency (init plus one invocation, which for the
+// counter includes its first DynamoDB call), each with the counter/hello
+// ratio. Figures are medians over the iterations.
+func BenchmarkColdStart(b *testing.B) {
+	testenv.RIE(b)
+	client := testenv.Dynalite(b)
+	table := testenv.CreateTable(b, client, "id")
+	counterBin := bootstrap(b)
+	helloDir := b.TempDir()
+	if out, err := goBuild(helloDir, "./testdata/hello"); err != nil {
+		b.Fatalf("build hello: %v\n%s", err, out)
+	}
+	helloBin := filepath.Join(helloDir, "bootstrap")
+	home := b.TempDir()
+	env := []string{
+		"AWS_ENDPOINT_URL_DYNAMODB=" + testenv.DynaliteEndpoint(b),
+		"AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test",
+		"AWS_REGION=us-east-1",
+		"HOME=" + home,
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
+		"COUNTER_TABLE=" + table,
+	}
+	ev, err := os.ReadFile(filepath.Join("testdata", "function-url.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// coldStart runs one fresh emulator with bin and returns the init
+	// duration it reports and the first invocation's latency, in ms.
+	coldStart := func(bin string) (initMs, firstMs float64) {
+		fn := testenv.StartLambda(b, bin, env...)
+		start := time.Now()
+		out := fn.Invoke(b, ev)
+		firstMs = float64(time.Since(start).Microseconds()) / 1000
+		if !bytes.Contains(out, []byte(`"statusCode":200`)) {
+			b.Fatalf("%s answered %s", bin, out)
+		}
+		// The emulator writes the report as the runtime asks for its
+		// first event, before the answer; give its log a moment anyway.
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+			if m := initReport.FindStringSubmatch(fn.Log()); m != nil {
+				initMs, _ = strconv.ParseFloat(m[1], 64)
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("no INIT REPORT in the emulator log:\n%s", fn.Log())
+			}
+		}
+		return initMs, firstMs
+	}
+
+	// Medians: other processes on a shared machine make the means jumpy.
+	var counterInit, helloInit, counterFirst, helloFirst []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ci, cf := coldStart(counterBin) // interleaved, so drift hits both alike
+		hi, hf := coldStart(helloBin)
+		counterInit, counterFirst = append(counterInit, ci), append(counterFirst, cf)
+		helloInit, helloFirst = append(helloInit, hi), append(helloFirst, hf)
+	}
+	ci, hi, cf, hf := median(counterInit), median(helloInit), median(counterFirst), median(helloFirst)
+	b.ReportMetric(ci, "counter-init-ms")
+	b.ReportMetric(hi, "hello-init-ms")
+	b.ReportMetric(ci/hi, "init-ratio")
+	b.ReportMetric(cf, "counter-first-ms")
+	b.ReportMetric(hf, "hello-first-ms")
+	b.ReportMetric(cf/hf, "first-ratio")
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
