@@ -12,6 +12,8 @@
 //	COUNTER_COUNT_ATTRIBUTE  number attribute holding counts (default count)
 //	COUNTER_ALLOWED_ORIGINS  comma-separated origins allowed by CORS; empty: no
 //	                         CORS headers (let the Function URL's CORS do it)
+//	COUNTER_KEYS             comma-separated keys that may be counted; others
+//	                         answer 404 and are never written (default: any)
 //	AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, ...  as for any AWS SDK program
 //
 // See README.md for building and deploying.
@@ -58,6 +60,12 @@ func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, 
 	opts := counter.HandlerOptions{
 		DefaultKey:     getenv("COUNTER_DEFAULT_KEY"),
 		AllowedOrigins: splitList(getenv("COUNTER_ALLOWED_ORIGINS")),
+		Keys:           splitList(getenv("COUNTER_KEYS")),
+	}
+	for _, k := range opts.Keys {
+		if err := counter.CheckKey(k); err != nil {
+			return nil, fmt.Errorf("counter: COUNTER_KEYS: %w", err)
+		}
 	}
 	if opts.DefaultKey != "" {
 		if err := counter.CheckKey(opts.DefaultKey); err != nil {

@@ -259,6 +259,23 @@ func TestExistingSchemaFromEnv(t *testing.T) {
 	}
 }
 
+// COUNTER_KEYS limits which keys may be counted: others answer 404 and no
+// item is written for them.
+func TestKeysAllowlist(t *testing.T) {
+	fn, client, table := setup(t, "COUNTER_KEYS=visitors,page:home")
+	if got := jsonCount(t, invoke(t, fn, event(t, fixtures[0], req{path: "/api/page:home"})), "page:home"); got != 1 {
+		t.Errorf("allowed key: count %d, want 1", got)
+	}
+	for _, path := range []string{"/api/made-up", "/badge/made-up"} {
+		if resp := invoke(t, fn, event(t, fixtures[1], req{path: path})); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", path, resp.StatusCode)
+		}
+	}
+	if n := itemCount(t, client, table); n != 1 {
+		t.Errorf("table holds %d items, want 1: unknown keys must never be written", n)
+	}
+}
+
 func TestBadge(t *testing.T) {
 	fn, client, table := setup(t)
 	for i, name := range fixtures {
