@@ -57,14 +57,15 @@ func (r *runner) lambda() []row {
 	if err != nil {
 		r.notMeasured(err, rows[:2]...)
 	} else {
-		x := med(b, initRatio)
-		rows[0].lib = fmt.Sprintf("%.1f ms", med(b, counterInit))
-		rows[0].anchor = fmt.Sprintf("%.1f ms", med(b, helloInit))
-		rows[0].ratio = fmt.Sprintf("%.2f×", x)
+		i, j := b.medianRun(initRatio), b.medianRun(firstRatio)
+		x := b.at(initRatio, i)
+		rows[0].lib = fmt.Sprintf("%.1f ms", b.at(counterInit, i))
+		rows[0].anchor = fmt.Sprintf("%.1f ms", b.at(helloInit, i))
+		rows[0].ratio = ratioCell(b.metrics[initRatio], i, 2, "×")
 		rows[0].result = passIf(x <= 1.3)
-		rows[1].lib = fmt.Sprintf("%.1f ms", med(b, counterFirst))
-		rows[1].anchor = fmt.Sprintf("%.1f ms", med(b, helloFirst))
-		rows[1].ratio = fmt.Sprintf("%.2f×", med(b, firstRatio))
+		rows[1].lib = fmt.Sprintf("%.1f ms", b.at(counterFirst, j))
+		rows[1].anchor = fmt.Sprintf("%.1f ms", b.at(helloFirst, j))
+		rows[1].ratio = ratioCell(b.metrics[firstRatio], j, 2, "×")
 		rows[1].result = "info"
 	}
 

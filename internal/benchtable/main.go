@@ -178,31 +178,14 @@ func need(res map[string]*benchResult, name string, units ...string) (*benchResu
 		return nil, fmt.Errorf("%s skipped: %s", name, b.skipped)
 	}
 	for _, u := range units {
-		if len(b.metrics[u]) == 0 {
+		switch n := len(b.metrics[u]); {
+		case n == 0:
 			return nil, fmt.Errorf("%s reported no %s", name, u)
+		case n != len(b.metrics[units[0]]):
+			return nil, fmt.Errorf("%s reported %s in %d runs but %s in %d", name, u, n, units[0], len(b.metrics[units[0]]))
 		}
 	}
 	return b, nil
-}
-
-// med is the median of a unit need has checked.
-func med(b *benchResult, unit string) float64 {
-	v, _ := b.median(unit)
-	return v
-}
-
-// medianOf is the median over runs of f applied to the units' values of
-// each run (units need has checked, all reported once per run).
-func medianOf(b *benchResult, f func(v ...float64) float64, units ...string) float64 {
-	var xs []float64
-	for i := range b.metrics[units[0]] {
-		vs := make([]float64, len(units))
-		for j, u := range units {
-			vs[j] = b.metrics[u][i]
-		}
-		xs = append(xs, f(vs...))
-	}
-	return median(xs)
 }
 
 func (r *runner) badge() []row {
@@ -225,11 +208,12 @@ func (r *runner) badge() []row {
 	if err != nil {
 		return r.notMeasured(err, rw)
 	}
-	x := med(b, "x-faster-than-badgen")
+	i := b.medianRun("x-faster-than-badgen")
+	x := b.at("x-faster-than-badgen", i)
 	allocs, _ := b.max("allocs/op")
-	rw.lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(med(b, "go-best-ns/op")), num(allocs))
-	rw.anchor = nanos(med(b, "badgen-ns/op")) + "/op"
-	rw.ratio = fmt.Sprintf("%.1f× faster", x)
+	rw.lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(b.at("go-best-ns/op", i)), num(allocs))
+	rw.anchor = nanos(b.at("badgen-ns/op", i)) + "/op"
+	rw.ratio = ratioCell(b.metrics["x-faster-than-badgen"], i, 1, "× faster")
 	rw.result = passIf(x >= 7 && allocs == 0)
 	return []row{rw}
 }
@@ -266,10 +250,11 @@ func (r *runner) handlers() []row {
 			continue
 		}
 		allocs, _ := b.max("allocs/op")
-		x := med(b, "x-bare")
-		rows[i].lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(med(b, "ns/op")), num(allocs))
-		rows[i].anchor = nanos(med(b, "bare-ns/op")) + "/op"
-		rows[i].ratio = fmt.Sprintf("%.2f×", x)
+		k := b.medianRun("x-bare")
+		x := b.at("x-bare", k)
+		rows[i].lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(b.at("ns/op", k)), num(allocs))
+		rows[i].anchor = nanos(b.at("bare-ns/op", k)) + "/op"
+		rows[i].ratio = ratioCell(b.metrics["x-bare"], k, 2, "×")
 		rows[i].result = passIf(x <= 1.5)
 		if !cases[i].judged {
 			rows[i].result = "info"
@@ -295,14 +280,16 @@ func (r *runner) dynamo() []row {
 	if err != nil {
 		return r.notMeasured(err, same, add)
 	}
-	lib := perSecond(med(b, "lib-inc/s"), "inc/s")
-	div := func(v ...float64) float64 { return v[0] / v[1] }
-	same.lib, add.lib = lib, lib
-	same.anchor = perSecond(medianOf(b, div, "lib-inc/s", "lib/raw"), "inc/s")
-	add.anchor = perSecond(medianOf(b, div, "lib-inc/s", "lib/raw-add"), "inc/s")
-	x := med(b, "lib/raw")
-	same.ratio = fmt.Sprintf("%.2f", x)
-	add.ratio = fmt.Sprintf("%.2f", med(b, "lib/raw-add"))
+	// lib/raw is the raw loop's time over the library's for as many
+	// calls: the library's rate over the raw loop's.
+	i, j := b.medianRun("lib/raw"), b.medianRun("lib/raw-add")
+	x := b.at("lib/raw", i)
+	same.lib = perSecond(b.at("lib-inc/s", i), "inc/s")
+	same.anchor = perSecond(b.at("lib-inc/s", i)/x, "inc/s")
+	same.ratio = ratioCell(b.metrics["lib/raw"], i, 2, "")
+	add.lib = perSecond(b.at("lib-inc/s", j), "inc/s")
+	add.anchor = perSecond(b.at("lib-inc/s", j)/b.at("lib/raw-add", j), "inc/s")
+	add.ratio = ratioCell(b.metrics["lib/raw-add"], j, 2, "")
 	same.result = passIf(x >= 0.95)
 	add.result = "info"
 	return []row{same, add}
@@ -321,10 +308,11 @@ func (r *runner) group() []row {
 	if err != nil {
 		return r.notMeasured(err, rw)
 	}
-	x := med(b, "x-plain")
-	rw.lib = fmt.Sprintf("%s, %.4f writes/visit", perSecond(med(b, "group-inc/s"), "inc/s"), med(b, "writes/visit"))
-	rw.anchor = perSecond(med(b, "plain-inc/s"), "inc/s") + ", 1 write/visit"
-	rw.ratio = fmt.Sprintf("%.0f×", x)
+	i := b.medianRun("x-plain")
+	x := b.at("x-plain", i)
+	rw.lib = fmt.Sprintf("%s, %.4f writes/visit", perSecond(b.at("group-inc/s", i), "inc/s"), b.at("writes/visit", i))
+	rw.anchor = perSecond(b.at("plain-inc/s", i), "inc/s") + ", 1 write/visit"
+	rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
 	rw.result = passIf(x >= 20)
 	return []row{rw}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"regexp"
@@ -17,13 +18,13 @@ type benchResult struct {
 	failed  string               // why it failed, if it did
 }
 
-// median returns the median of the values of unit and whether there are any.
-func (r *benchResult) median(unit string) (float64, bool) {
-	if r == nil || len(r.metrics[unit]) == 0 {
-		return 0, false
-	}
-	return median(r.metrics[unit]), true
-}
+// medianRun returns the index of the run whose value of unit is the
+// median (the upper middle for an even count), so that a row can show the
+// figures of that one run, which agree with its ratio.
+func (r *benchResult) medianRun(unit string) int { return medianIndex(r.metrics[unit]) }
+
+// at returns the value of unit in run i.
+func (r *benchResult) at(unit string, i int) float64 { return r.metrics[unit][i] }
 
 // max returns the largest value of unit and whether there are any.
 func (r *benchResult) max(unit string) (float64, bool) {
@@ -157,12 +158,23 @@ func parseWrk(out string) (wrkResult, error) {
 	return res, nil
 }
 
-// median returns the median of xs, which must not be empty.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+// medianIndex returns the index of the median of xs, the upper middle for
+// an even count. xs must not be empty.
+func medianIndex(xs []float64) int {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(xs[a], xs[b]) })
+	return idx[len(idx)/2]
+}
+
+// ratioCell formats xs[i] with prec decimals and suffix, followed by the
+// range of xs when there is more than one run: "9.1× faster (8.7–9.5)".
+func ratioCell(xs []float64, i, prec int, suffix string) string {
+	s := strconv.FormatFloat(xs[i], 'f', prec, 64) + suffix
+	if len(xs) > 1 {
+		s += " (" + strconv.FormatFloat(slices.Min(xs), 'f', prec, 64) + "–" + strconv.FormatFloat(slices.Max(xs), 'f', prec, 64) + ")"
+	}
+	return s
 }

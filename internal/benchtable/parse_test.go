@@ -129,17 +129,34 @@ Transfer/sec:      4.02MB
 	}
 }
 
-func TestMedian(t *testing.T) {
+func TestMedianIndex(t *testing.T) {
 	for _, c := range []struct {
 		in   []float64
-		want float64
+		want int
 	}{
-		{[]float64{3}, 3},
-		{[]float64{5, 1, 3}, 3},
-		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{3}, 0},
+		{[]float64{5, 1, 3}, 2},
+		{[]float64{4, 1, 3, 2}, 2}, // the upper middle: 3
+		{[]float64{2, 2, 1}, 0},
 	} {
-		if got := median(c.in); got != c.want {
-			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		if got := medianIndex(c.in); got != c.want {
+			t.Errorf("medianIndex(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestRatioCell(t *testing.T) {
+	for _, c := range []struct {
+		xs           []float64
+		i, prec      int
+		suffix, want string
+	}{
+		{[]float64{9.12, 8.74, 9.5}, 0, 1, "× faster", "9.1× faster (8.7–9.5)"},
+		{[]float64{0.971}, 0, 2, "", "0.97"},
+		{[]float64{80.4, 76, 84.2}, 0, 0, "%", "80% (76–84)"},
+	} {
+		if got := ratioCell(c.xs, c.i, c.prec, c.suffix); got != c.want {
+			t.Errorf("ratioCell(%v, %d) = %q, want %q", c.xs, c.i, got, c.want)
 		}
 	}
 }

@@ -132,16 +132,16 @@ func (r *runner) server() []row {
 		}
 	}
 
-	helloRate := median(helloT.rates)
 	for i, t := range targets[1:] {
-		ratios := make([]float64, len(t.rates))
+		percents := make([]float64, len(t.rates))
 		for k := range t.rates {
-			ratios[k] = t.rates[k] / helloT.rates[k] // the same round
+			percents[k] = 100 * t.rates[k] / helloT.rates[k] // the same round
 		}
-		x := median(ratios)
-		rows[i].lib = perSecond(median(t.rates), "req/s")
-		rows[i].anchor = perSecond(helloRate, "req/s")
-		rows[i].ratio = fmt.Sprintf("%.0f%%", 100*x)
+		k := medianIndex(percents)
+		x := percents[k] / 100
+		rows[i].lib = perSecond(t.rates[k], "req/s")
+		rows[i].anchor = perSecond(helloT.rates[k], "req/s")
+		rows[i].ratio = ratioCell(percents, k, 0, "%")
 		if i < 2 {
 			rows[i].result = passIf(x >= 0.7)
 		} else {

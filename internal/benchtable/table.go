@@ -121,7 +121,8 @@ func (r *runner) document(table, command string, start time.Time, loadBefore, lo
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
 	fmt.Fprintf(&b, "Made by `%s` on %s, in %s. Each row measures the library beside its anchor in the same run, "+
-		"alternating between them, and judges their ratio; the figures are medians of %d runs (wrk: of %d rounds). "+
+		"alternating between them, and judges their ratio. Each row shows the run (of %d; wrk: the round of %d) whose ratio "+
+		"is the median, with the range of the ratio over all runs in brackets; allocs/op is the largest of any run. "+
 		"Absolute figures move with the machine's load; the ratios much less.\n\n",
 		command, start.UTC().Format("2006-01-02 15:04 UTC"), time.Since(start).Round(time.Second), r.count, r.wrkRounds)
 	b.WriteString(table)
