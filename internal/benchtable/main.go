@@ -272,7 +272,7 @@ func (r *runner) dynamo() []row {
 		what:   "`Dynamo.Increment` vs raw SDK `UpdateItem` with a minimal `ADD` (no seeding, no type check)",
 		target: "none (shown)",
 	}
-	res, err := r.goBench(".", "^BenchmarkDynamoIncrement$", "2000x")
+	res, err := r.goBench(".", "^BenchmarkDynamoIncrement$", "6000x")
 	var b *benchResult
 	if err == nil {
 		b, err = need(res, "BenchmarkDynamoIncrement", "lib-inc/s", "lib/raw", "lib/raw-add")
