@@ -1,0 +1,129 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// What the Lambda rows expect from ./examples/lambda: BenchmarkColdStart
+// starting a fresh emulator per iteration for the counter and for a
+// hello-world function built the same way, reporting these metrics (medians
+// over its iterations).
+const (
+	coldStartBench = "BenchmarkColdStart"
+	initRatio      = "init-ratio"       // counter init / hello init, emulator's INIT REPORT
+	counterInit    = "counter-init-ms"  // the counter's init duration
+	helloInit      = "hello-init-ms"    // the hello world's init duration
+	firstRatio     = "first-ratio"      // counter / hello time to the first answer
+	counterFirst   = "counter-first-ms" // init + first invocation (with its DynamoDB call)
+	helloFirst     = "hello-first-ms"
+	maxZip         = 5 << 20 // bytes; the example's promise
+)
+
+// lambda measures examples/lambda's cold start against a hello-world
+// function and the size of its arm64 deployment package.
+func (r *runner) lambda() []row {
+	cold := row{
+		what:   "Lambda cold start in the emulator, init duration: examples/lambda vs a hello-world function",
+		target: "≤ 1.3×",
+	}
+	first := row{
+		what:   "Lambda cold start, time to the first answer (init + first invocation with its DynamoDB call) vs hello world",
+		target: "none (shown)",
+	}
+	size := row{
+		what:   "Lambda deployment package: linux/arm64 `bootstrap` (`-tags lambda.norpc -ldflags \"-s -w\"`), zipped",
+		target: "zip ≤ 5 MB",
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "examples", "lambda", "main.go")); err != nil {
+		for _, rw := range []*row{&cold, &first, &size} {
+			rw.result = "not measured: examples/lambda missing"
+		}
+		r.notes = append(r.notes, fmt.Sprintf("The Lambda rows expect ./examples/lambda with %s reporting %s, %s, %s, %s, %s and %s, and a hello-world function in examples/lambda/testdata/hello.",
+			coldStartBench, initRatio, counterInit, helloInit, firstRatio, counterFirst, helloFirst))
+		return []row{cold, first, size}
+	}
+	rows := []row{cold, first, size}
+
+	res, err := r.goBench("./examples/lambda", "^"+coldStartBench+"$", "10x")
+	var b *benchResult
+	if err == nil {
+		b, err = need(res, coldStartBench, initRatio, counterInit, helloInit, firstRatio, counterFirst, helloFirst)
+	}
+	if err != nil {
+		r.notMeasured(err, rows[:2]...)
+	} else {
+		i, j := b.medianRun(initRatio), b.medianRun(firstRatio)
+		x := b.at(initRatio, i)
+		rows[0].lib = fmt.Sprintf("%.1f ms", b.at(counterInit, i))
+		rows[0].anchor = fmt.Sprintf("%.1f ms", b.at(helloInit, i))
+		rows[0].ratio = ratioCell(b.metrics[initRatio], i, 2, "×")
+		rows[0].result = passIf(x <= 1.3)
+		rows[1].lib = fmt.Sprintf("%.1f ms", b.at(counterFirst, j))
+		rows[1].anchor = fmt.Sprintf("%.1f ms", b.at(helloFirst, j))
+		rows[1].ratio = ratioCell(b.metrics[firstRatio], j, 2, "×")
+		rows[1].result = "info"
+	}
+
+	r.commands = append(r.commands, command{
+		line: `GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -ldflags "-s -w" -o bootstrap ./examples/lambda`,
+		why:  "zipped as `zip function.zip bootstrap` does (deflate, with Go's archive/zip); the same for ./examples/lambda/testdata/hello",
+	})
+	bin, zipped, err := r.lambdaPackage("./examples/lambda", "counter")
+	if err != nil {
+		r.notMeasured(err, rows[2:]...)
+		return rows
+	}
+	rows[2].lib = fmt.Sprintf("%s binary, %s zip", megabytes(bin), megabytes(zipped))
+	rows[2].anchor = "—"
+	rows[2].ratio = "—"
+	if _, err := os.Stat(filepath.Join(r.root, "examples", "lambda", "testdata", "hello")); err == nil {
+		if hbin, hzip, err := r.lambdaPackage("./examples/lambda/testdata/hello", "hello"); err == nil {
+			rows[2].anchor = fmt.Sprintf("hello world: %s binary, %s zip", megabytes(hbin), megabytes(hzip))
+			rows[2].ratio = fmt.Sprintf("%.1f× hello's zip", float64(zipped)/float64(hzip))
+		}
+	}
+	rows[2].result = passIf(zipped <= maxZip)
+	return rows
+}
+
+// lambdaPackage builds pkg as the Lambda README does and returns the size of
+// the binary and of a zip holding it as "bootstrap".
+func (r *runner) lambdaPackage(pkg, name string) (bin, zipped int64, err error) {
+	out := filepath.Join(r.tmp, "lambda-"+name, "bootstrap")
+	if _, err := r.run(r.root, []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"},
+		"go", "build", "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", out, pkg); err != nil {
+		return 0, 0, err
+	}
+	f, err := os.Open(out) //nolint:gosec // the binary just built
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	hdr, err := zip.FileInfoHeader(st)
+	if err != nil {
+		return 0, 0, err
+	}
+	hdr.Name, hdr.Method = "bootstrap", zip.Deflate
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return 0, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, 0, err
+	}
+	return st.Size(), int64(buf.Len()), nil
+}

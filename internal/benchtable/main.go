@@ -1,0 +1,330 @@
+// Command benchtable runs the project's benchmarks, each beside the anchor
+// it is measured against in the same run (npm badgen, a bare handler, a
+// hello-world server, raw SDK calls, plain Dynamo, a hello-world Lambda),
+// and prints one Markdown table of ratios against their targets. With -o it
+// also writes that table to a file with the machine and the commands.
+// scripts/bench.sh installs what it needs and runs it from the module root:
+//
+//	bash scripts/bench.sh
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	out := flag.String("o", "", "also write the table, the machine and the commands to this Markdown `file`")
+	count := flag.Int("count", 5, "runs of each Go benchmark; the table shows medians")
+	wrkDur := flag.Duration("wrk-duration", 4*time.Second, "length of each wrk run")
+	wrkRounds := flag.Int("wrk-rounds", 5, "rounds of wrk runs, each server once per round")
+	command := flag.String("command", "go run ./internal/benchtable", "the command named in the file")
+	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, dynamo, group, lambda)")
+	flag.Parse()
+	if *count < 1 || *wrkRounds < 1 || *wrkDur < time.Second {
+		fmt.Fprintln(os.Stderr, "benchtable: -count and -wrk-rounds must be at least 1, -wrk-duration at least 1s")
+		os.Exit(2)
+	}
+	root, err := os.Getwd()
+	if err == nil {
+		_, err = os.Stat(filepath.Join(root, "go.mod"))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable: run from the module root:", err)
+		os.Exit(2)
+	}
+	tmp, err := os.MkdirTemp("", "benchtable")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(tmp)
+
+	r := &runner{
+		root: root, tmp: tmp, count: *count, procs: runtime.GOMAXPROCS(0),
+		wrkDur: *wrkDur, wrkRounds: *wrkRounds, log: os.Stderr, built: map[string]string{},
+	}
+	start := time.Now()
+	loadBefore := loadAverage()
+	var rows []row
+	for _, m := range []struct {
+		name string
+		run  func() []row
+	}{
+		{"badge", r.badge},
+		{"handlers", r.handlers},
+		{"server", r.server},
+		{"dynamo", r.dynamo},
+		{"group", r.group},
+		{"lambda", r.lambda},
+	} {
+		if !strings.Contains(m.name, *only) {
+			continue
+		}
+		r.logf("== %s", m.name)
+		rows = append(rows, m.run()...)
+	}
+	table := markdownTable(rows)
+	fmt.Print("\n" + table)
+	if *out != "" {
+		doc := r.document(table, *command, start, loadBefore, loadAverage())
+		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil { //nolint:gosec // a Markdown file for the repository
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(1)
+		}
+		r.logf("wrote %s", *out)
+	}
+	if r.broken {
+		fmt.Fprintln(os.Stderr, "benchtable: some measures could not be made; see the table and the log above")
+		os.Exit(1)
+	}
+}
+
+// command is a command behind the table, as a user types it, and what
+// else the table takes from it.
+type command struct{ line, why string }
+
+// runner runs the measures and keeps what the output file reports.
+type runner struct {
+	root, tmp string
+	count     int // -count of each go test run
+	procs     int // GOMAXPROCS of the benchmarks, the suffix go test gives their names
+	wrkDur    time.Duration
+	wrkRounds int
+	log       io.Writer         // progress and the raw output of every command
+	built     map[string]string // test binaries by package
+	commands  []command         // the commands behind the table
+	notes     []string          // what the reader of the table should know
+	broken    bool              // a measure could not be made
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.log, format+"\n", args...)
+}
+
+// notMeasured marks rows whose measure failed and records that it did.
+func (r *runner) notMeasured(err error, rows ...row) []row {
+	r.broken = true
+	for i := range rows {
+		rows[i].result = "not measured: " + err.Error()
+	}
+	return rows
+}
+
+// run runs a command in dir with extra environment variables, logging its
+// output, and returns the output.
+func (r *runner) run(dir string, env []string, name string, args ...string) ([]byte, error) {
+	r.logf("$ %s", shellLine(name, args))
+	cmd := exec.Command(name, args...) //nolint:gosec // go, wrk and binaries this program built
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var buf bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&buf, r.log)
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Run(); err != nil {
+		return buf.Bytes(), fmt.Errorf("%s: %w", shellLine(name, args), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// goBench runs the benchmarks matching pattern in pkg (a ./path relative to
+// the root) -count times and returns what they reported. The test binary is
+// built once per package and run in the package's directory, as go test
+// runs it. The results may be partial when err is not nil.
+func (r *runner) goBench(pkg, pattern, benchtime string) (map[string]*benchResult, error) {
+	bin, ok := r.built[pkg]
+	if !ok {
+		bin = filepath.Join(r.tmp, strings.NewReplacer("/", "_", ".", "_").Replace(pkg)+".test")
+		if _, err := r.run(r.root, nil, "go", "test", "-c", "-o", bin, pkg); err != nil {
+			return nil, fmt.Errorf("build the benchmarks of %s: %w", pkg, err)
+		}
+		r.built[pkg] = bin
+	}
+	r.commands = append(r.commands, command{line: fmt.Sprintf("go test -run '^$' -bench '%s' -benchtime %s -count %d %s",
+		pattern, benchtime, r.count, pkg)})
+	out, runErr := r.run(filepath.Join(r.root, pkg), nil, bin, "-test.run", "^$", "-test.bench", pattern,
+		"-test.benchtime", benchtime, "-test.count", strconv.Itoa(r.count), "-test.v", "-test.timeout", "20m")
+	res, err := parseBench(bytes.NewReader(out), r.procs)
+	if err != nil {
+		return nil, err
+	}
+	if runErr != nil {
+		r.broken = true
+		r.notes = append(r.notes, fmt.Sprintf("`%s` failed (%v); its other rows are from the runs that completed.", r.commands[len(r.commands)-1].line, runErr))
+	}
+	return res, nil
+}
+
+// need returns the benchmark called name from res, with every unit
+// reported, or why it is not there.
+func need(res map[string]*benchResult, name string, units ...string) (*benchResult, error) {
+	b := res[name]
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("%s did not run", name)
+	case b.failed != "":
+		return nil, fmt.Errorf("%s failed: %s", name, b.failed)
+	case b.skipped != "":
+		return nil, fmt.Errorf("%s skipped: %s", name, b.skipped)
+	}
+	for _, u := range units {
+		switch n := len(b.metrics[u]); {
+		case n == 0:
+			return nil, fmt.Errorf("%s reported no %s", name, u)
+		case n != len(b.metrics[units[0]]):
+			return nil, fmt.Errorf("%s reported %s in %d runs but %s in %d", name, u, n, units[0], len(b.metrics[units[0]]))
+		}
+	}
+	return b, nil
+}
+
+func (r *runner) badge() []row {
+	version := "?"
+	if b, err := os.ReadFile(filepath.Join(r.root, "node_modules", "badgen", "package.json")); err == nil {
+		var p struct{ Version string }
+		if json.Unmarshal(b, &p) == nil {
+			version = p.Version
+		}
+	}
+	rw := row{
+		what:   "Badge SVG \"visitors | 12,345\": `Badge.AppendSVG` vs npm badgen " + version + " in Node",
+		target: "≥ 7× faster, 0 allocs/op",
+	}
+	res, err := r.goBench(".", "^BenchmarkBadge$", "1s")
+	var b *benchResult
+	if err == nil {
+		b, err = need(res, "BenchmarkBadge", "x-faster-than-badgen", "go-best-ns/op", "badgen-ns/op", "allocs/op")
+	}
+	if err != nil {
+		return r.notMeasured(err, rw)
+	}
+	i := b.medianRun("x-faster-than-badgen")
+	x := b.at("x-faster-than-badgen", i)
+	allocs, _ := b.max("allocs/op")
+	rw.lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(b.at("go-best-ns/op", i)), num(allocs))
+	rw.anchor = nanos(b.at("badgen-ns/op", i)) + "/op"
+	rw.ratio = ratioCell(b.metrics["x-faster-than-badgen"], i, 1, "× faster")
+	rw.result = passIf(x >= 7 && allocs == 0)
+	return []row{rw}
+}
+
+func (r *runner) handlers() []row {
+	// The badge handler's own cost is judged against a bare handler that
+	// draws the same badge; against one writing ready-made bytes it also
+	// pays for the drawing, shown for information.
+	cases := []struct {
+		name, what string
+		judged     bool
+	}{
+		{"BenchmarkJSONHandler/default", "`JSONHandler`, default options, vs a bare handler writing the same JSON", true},
+		{"BenchmarkJSONHandler/no-timeout", "`JSONHandler`, `Timeout: -1`, vs the same bare handler", true},
+		{"BenchmarkJSONHandler/cors", "`JSONHandler` with CORS (one allowed origin, request from it) vs a bare handler setting the same CORS headers", true},
+		{"BenchmarkBadgeHandler/render", "`BadgeHandler` vs a bare handler drawing the same badge with `AppendSVG` into a reused buffer", true},
+		{"BenchmarkBadgeHandler/bytes", "`BadgeHandler` vs a bare handler writing ready-made SVG bytes (so drawing included)", false},
+	}
+	rows := make([]row, len(cases))
+	for i, c := range cases {
+		rows[i] = row{what: c.what, target: "≤ 1.5×"}
+		if !c.judged {
+			rows[i].target = "none (shown)"
+		}
+	}
+	res, err := r.goBench(".", "^Benchmark(JSON|Badge)Handler$", "1s")
+	if err != nil {
+		return r.notMeasured(err, rows...)
+	}
+	for i, c := range cases {
+		b, err := need(res, c.name, "ns/op", "allocs/op", "x-bare", "bare-ns/op")
+		if err != nil {
+			r.notMeasured(err, rows[i:i+1]...)
+			continue
+		}
+		allocs, _ := b.max("allocs/op")
+		k := b.medianRun("x-bare")
+		x := b.at("x-bare", k)
+		rows[i].lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(b.at("ns/op", k)), num(allocs))
+		rows[i].anchor = nanos(b.at("bare-ns/op", k)) + "/op"
+		rows[i].ratio = ratioCell(b.metrics["x-bare"], k, 2, "×")
+		rows[i].result = passIf(x <= 1.5)
+		if !cases[i].judged {
+			rows[i].result = "info"
+		}
+	}
+	return rows
+}
+
+func (r *runner) dynamo() []row {
+	same := row{
+		what:   "`Dynamo.Increment` vs raw SDK `UpdateItem` sending the same request (dynalite, 32 callers)",
+		target: "lib/raw ≥ 0.95",
+	}
+	add := row{
+		what:   "`Dynamo.Increment` vs raw SDK `UpdateItem` with a minimal `ADD` (no seeding, no type check)",
+		target: "none (shown)",
+	}
+	res, err := r.goBench(".", "^BenchmarkDynamoIncrement$", "6000x")
+	var b *benchResult
+	if err == nil {
+		b, err = need(res, "BenchmarkDynamoIncrement", "lib-inc/s", "lib/raw", "lib/raw-add")
+	}
+	if err != nil {
+		return r.notMeasured(err, same, add)
+	}
+	// lib/raw is the raw loop's time over the library's for as many
+	// calls: the library's rate over the raw loop's.
+	i, j := b.medianRun("lib/raw"), b.medianRun("lib/raw-add")
+	x := b.at("lib/raw", i)
+	same.lib = perSecond(b.at("lib-inc/s", i), "inc/s")
+	same.anchor = perSecond(b.at("lib-inc/s", i)/x, "inc/s")
+	same.ratio = ratioCell(b.metrics["lib/raw"], i, 2, "")
+	add.lib = perSecond(b.at("lib-inc/s", j), "inc/s")
+	add.anchor = perSecond(b.at("lib-inc/s", j)/b.at("lib/raw-add", j), "inc/s")
+	add.ratio = ratioCell(b.metrics["lib/raw-add"], j, 2, "")
+	same.result = passIf(x >= 0.95)
+	add.result = "info"
+	return []row{same, add}
+}
+
+func (r *runner) group() []row {
+	rw := row{
+		what:   "`Group(Dynamo)` vs `Dynamo`, one hot key, 256 callers (dynalite)",
+		target: "≥ 20×",
+	}
+	res, err := r.goBench(".", "^BenchmarkGroupHotKey$", "100000x")
+	var b *benchResult
+	if err == nil {
+		b, err = need(res, "BenchmarkGroupHotKey", "group-inc/s", "plain-inc/s", "x-plain", "writes/visit")
+	}
+	if err != nil {
+		return r.notMeasured(err, rw)
+	}
+	i := b.medianRun("x-plain")
+	x := b.at("x-plain", i)
+	rw.lib = fmt.Sprintf("%s, %.4f writes/visit", perSecond(b.at("group-inc/s", i), "inc/s"), b.at("writes/visit", i))
+	rw.anchor = perSecond(b.at("plain-inc/s", i), "inc/s") + ", 1 write/visit"
+	rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
+	rw.result = passIf(x >= 20)
+	return []row{rw}
+}
+
+// shellLine writes a command as a shell would take it.
+func shellLine(name string, args []string) string {
+	words := []string{name}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$|()*?[]^\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
+}
