@@ -22,7 +22,7 @@ if [ ${#need[@]} -gt 0 ]; then
   say "apt-get install ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 # --- npm packages pinned in package-lock.json: dynalite, badgen.
