@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,7 +184,11 @@ func (l *limiter) clientOf(r *http.Request) netip.Prefix {
 // wrap answers 429 Too Many Requests, with Retry-After in whole seconds,
 // to a client over its limit, without calling h: nothing is counted. The
 // answer is an SVG badge for badge handlers, so that <img> shows something.
-func (l *limiter) wrap(h http.Handler, badge bool) http.Handler {
+// wrap limits h. A refused request answers 429 with Retry-After and counts
+// nothing; it carries the CORS headers the handlers would have sent to an
+// origin in origins, so a page's fetch can read the 429. CORS preflights are
+// not limited: they never count, and refusing one would hide the real answer.
+func (l *limiter) wrap(h http.Handler, badge bool, origins []string) http.Handler {
 	contentType := "application/json; charset=utf-8"
 	body := []byte(`{"error":"too many requests"}`)
 	if badge {
@@ -191,12 +196,26 @@ func (l *limiter) wrap(h http.Handler, badge bool) http.Handler {
 		body = counter.Badge{Label: "visitors", Message: "too many requests", Color: "lightgrey"}.AppendSVG(nil)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
 		ok, wait := l.allow(r)
 		if ok {
 			h.ServeHTTP(w, r)
 			return
 		}
 		hdr := w.Header()
+		if len(origins) > 0 {
+			hdr.Add("Vary", "Origin")
+			if o := r.Header.Get("Origin"); o != "" {
+				if slices.Contains(origins, o) {
+					hdr.Set("Access-Control-Allow-Origin", o)
+				} else if slices.Contains(origins, "*") {
+					hdr.Set("Access-Control-Allow-Origin", "*")
+				}
+			}
+		}
 		hdr.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		hdr.Set("Content-Type", contentType)
 		hdr.Set("Cache-Control", "no-store")
@@ -206,7 +225,7 @@ func (l *limiter) wrap(h http.Handler, badge bool) http.Handler {
 		}
 		w.WriteHeader(http.StatusTooManyRequests)
 		if r.Method != http.MethodHead {
-			w.Write(body)
+			_, _ = w.Write(body)
 		}
 	})
 }

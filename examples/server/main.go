@@ -73,7 +73,7 @@ func run(log *slog.Logger) error {
 
 	api, badges := counter.JSONHandler(store, opts), counter.BadgeHandler(store, opts)
 	if limit != nil {
-		api, badges = limit.wrap(api, false), limit.wrap(badges, true)
+		api, badges = limit.wrap(api, false, opts.AllowedOrigins), limit.wrap(badges, true, opts.AllowedOrigins)
 		log.Info("rate limit per client", "per_second", float64(limit.limit), "burst", limit.burst, "trusted_proxies", limit.proxies)
 	}
 	if opts.Keys != nil {

@@ -681,6 +681,38 @@ func TestRateLimit(t *testing.T) {
 		}
 	})
 
+	// A page's fetch must be able to read the 429, and a preflight is never
+	// refused: it counts nothing and would hide the real answer.
+	t.Run("cross-origin", func(t *testing.T) {
+		const page = "https://me.example"
+		s := start(t, "COUNTER_STORE=memory", "COUNTER_RATE_LIMIT=3/m", "COUNTER_RATE_BURST=1", "COUNTER_ALLOWED_ORIGINS="+page)
+		origin := http.Header{"Origin": {page}}
+		getJSONWith(t, s.URL+"/api/visitors", origin)
+		refused(t, s, "/api/visitors", origin)
+		res, _ := getWith(t, s.URL+"/api/visitors", origin)
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != page {
+			t.Errorf("429 to an allowed origin: Access-Control-Allow-Origin %q, want %q", got, page)
+		}
+		res, _ = getWith(t, s.URL+"/api/visitors", http.Header{"Origin": {"https://evil.example"}})
+		if got := res.Header.Get("Access-Control-Allow-Origin"); res.StatusCode != http.StatusTooManyRequests || got != "" {
+			t.Errorf("429 to a foreign origin: %s, Access-Control-Allow-Origin %q; want 429 and none", res.Status, got)
+		}
+		req, err := http.NewRequest(http.MethodOptions, s.URL+"/api/visitors", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", page)
+		req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+		pre, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre.Body.Close()
+		if pre.StatusCode >= 300 || pre.Header.Get("Access-Control-Allow-Origin") != page {
+			t.Errorf("preflight over the limit: %s, Access-Control-Allow-Origin %q; want it answered", pre.Status, pre.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+
 	t.Run("behind one proxy", func(t *testing.T) {
 		s := start(t, "COUNTER_STORE=memory", "COUNTER_RATE_LIMIT=3/m", "COUNTER_TRUST_PROXY=1")
 		for range 3 {
