@@ -7,34 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-say() { printf '\n== %s\n' "$*"; }
+. scripts/setup.sh
 
-# --- Debian packages: Chromium for browser tests, DejaVu fonts for badge
-# metrics, wrk for load tests.
-need=()
-command -v chromium >/dev/null || need+=(chromium)
-[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
-command -v wrk >/dev/null || need+=(wrk)
-if [ ${#need[@]} -gt 0 ]; then
-  say "apt-get install ${need[*]}"
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# --- npm packages pinned in package-lock.json: dynalite, playwright-core, badgen.
-say "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
-
-# --- Go tools, pinned, installed into .tools/bin.
-export GOBIN="$root/.tools/bin"
-export PATH="$GOBIN:$PATH"
-rie_version=v0.0.0-20261030222936-bef5c4ba774d
-if ! [ -x "$GOBIN/aws-lambda-rie" ] || [ "$(cat "$GOBIN/.rie-version" 2>/dev/null)" != "$rie_version" ]; then
-  say "go install aws-lambda-rie@$rie_version"
-  go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$rie_version"
-  echo "$rie_version" > "$GOBIN/.rie-version"
-fi
+# Chromium for browser tests, DejaVu fonts for badge metrics, wrk for load tests.
+need_debian chromium chromium /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core wrk wrk
+npm_ci
+rie
 
 say "go vet ./..."
 go vet ./...
@@ -47,16 +25,9 @@ go vet ./...
 lint_version=v2.15.0
 vuln_version=v1.9.0
 vulndb_version=v0.0.0-20261105234957-e22db6528018
-install_tool() { # name version package
-  if ! [ -x "$GOBIN/$1" ] || [ "$(cat "$GOBIN/.$1-version" 2>/dev/null)" != "$2" ]; then
-    say "go install $3@$2"
-    go install "$3@$2"
-    echo "$2" > "$GOBIN/.$1-version"
-  fi
-}
-install_tool golangci-lint "$lint_version" github.com/golangci/golangci-lint/v2/cmd/golangci-lint
-install_tool govulncheck "$vuln_version" golang.org/x/vuln/cmd/govulncheck
-install_tool indexdb "$vulndb_version" golang.org/x/vulndb/cmd/indexdb
+go_tool golangci-lint "$lint_version" github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+go_tool govulncheck "$vuln_version" golang.org/x/vuln/cmd/govulncheck
+go_tool indexdb "$vulndb_version" golang.org/x/vulndb/cmd/indexdb
 if [ "$(cat .tools/vulndb/.version 2>/dev/null)" != "$vulndb_version" ]; then
   say "index the Go vulnerability database $vulndb_version"
   vulndb_dir=$(go mod download -json "golang.org/x/vulndb@$vulndb_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
