@@ -12,6 +12,12 @@
 //	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{})
 //	n, err := store.Increment(ctx, "visitors") // n includes this visit
 //
+// [JSONHandler] and [BadgeHandler] serve counts over HTTP: JSON for fetch
+// (with an exact-match CORS allowlist) and shields-style SVG badges drawn by
+// [Badge]. Package boltstore is a persistent store in one local file, and
+// package lambdahttp runs the handlers in AWS Lambda behind a Function URL or
+// an API Gateway HTTP API.
+//
 // For a hot key, a [Group] in front of a store folds concurrent increments
 // into single writes, and [DynamoOptions.Shards] spreads a key over several
 // items for many processes.
