@@ -3,7 +3,6 @@ package counter_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -105,26 +104,7 @@ func TestHandlersOverMissingTable(t *testing.T) {
 // A DynamoDB endpoint that accepts connections and never answers: the
 // visitor gets 504 after Timeout, not a hung request.
 func TestHandlersOverHungDynamo(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns sync.WaitGroup
-	stop := make(chan struct{})
-	defer func() { ln.Close(); close(stop); conns.Wait() }()
-	conns.Add(1)
-	go func() {
-		defer conns.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() { defer conns.Done(); <-stop; c.Close() }()
-		}
-	}()
-	store := counter.NewDynamo(testenv.DynamoClient("http://"+ln.Addr().String()), counter.DynamoOptions{})
+	store := counter.NewDynamo(testenv.DynamoClient(testenv.HungEndpoint(t)), counter.DynamoOptions{})
 	for _, badge := range []bool{false, true} {
 		logger, logs := newLogBuffer()
 		opts := counter.HandlerOptions{Timeout: 200 * time.Millisecond, Logger: logger}
