@@ -171,24 +171,12 @@ func getJSON(t *testing.T, u string) answer {
 // getJSONWith is getJSON with header added to the request.
 func getJSONWith(t *testing.T, u string, header http.Header) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	res, body := getWith(t, u, header)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %s", u, res.Status, body)
 	}
 	var a answer
-	if err := json.Unmarshal(body, &a); err != nil {
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
 		t.Fatalf("GET %s: %v in %s", u, err, body)
 	}
 	return a
