@@ -1,0 +1,187 @@
+package counter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// This file holds the types and store capabilities behind unique visitors,
+// today's numbers and daily history. Stores implement [VisitStore],
+// [HistoryReader] and [Editor]; the library computes visitor ids and days
+// ([NewVisitors]) so that stores never see an address or a User-Agent.
+
+// Date is a calendar day written YYYY-MM-DD ("2026-12-01"). Dates sort as
+// strings. The zero value "" is no date.
+type Date string
+
+// DateOf returns the calendar day of t in t's location.
+func DateOf(t time.Time) Date {
+	var buf [10]byte
+	return Date(t.AppendFormat(buf[:0], time.DateOnly))
+}
+
+// ParseDate parses s as YYYY-MM-DD. The error wraps [ErrInvalidDate].
+func ParseDate(s string) (Date, error) {
+	if len(s) != len(time.DateOnly) {
+		return "", fmt.Errorf("%w: %q is not YYYY-MM-DD", ErrInvalidDate, s)
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q is not YYYY-MM-DD", ErrInvalidDate, s)
+	}
+	return DateOf(t), nil
+}
+
+// ErrInvalidDate is wrapped by errors for a date that is not YYYY-MM-DD.
+var ErrInvalidDate = errors.New("counter: invalid date")
+
+// Time returns midnight UTC at the start of d. It is the zero time for an
+// invalid date.
+func (d Date) Time() time.Time {
+	t, err := time.Parse(time.DateOnly, string(d))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// AddDays returns the date n days after d (before it for n < 0).
+func (d Date) AddDays(n int) Date { return DateOf(d.Time().AddDate(0, 0, n)) }
+
+// Valid reports whether d is a date written YYYY-MM-DD.
+func (d Date) Valid() bool {
+	_, err := ParseDate(string(d))
+	return err == nil
+}
+
+// Day holds one key's numbers for one calendar day.
+type Day struct {
+	Date     Date  `json:"date"`
+	Count    int64 `json:"count"`    // counted hits
+	Visitors int64 `json:"visitors"` // unique visitors that day
+}
+
+// Stats are one key's numbers.
+type Stats struct {
+	Key string
+	// Count is every counted hit since the key was first counted (the
+	// number a plain [Incrementer] keeps).
+	Count int64
+	// Visitors is the sum of daily unique visitors: someone who comes on
+	// five days counts five times, as in Plausible and GoatCounter.
+	Visitors int64
+	// Today is the current day's numbers (zero numbers before the day's
+	// first visit).
+	Today Day
+}
+
+// VisitorID identifies one visitor of one key on one day: a keyed hash of
+// the day's salt, the client address, the User-Agent and the key (see
+// [NewVisitors]). Without the salt, which is deleted within 48 hours, it
+// cannot be linked to an address. The zero VisitorID means the visit counts
+// as a hit and never as a visitor (GitHub's image proxy).
+type VisitorID [16]byte
+
+// IsZero reports whether id is the zero VisitorID.
+func (id VisitorID) IsZero() bool { return id == VisitorID{} }
+
+// Marker lifetimes. A visitor marker (who was seen on a day) and a day's salt
+// expire 48 hours after the start of their day in UTC; a visit id marker 24
+// hours after the visit.
+const (
+	VisitorMarkerTTL = 48 * time.Hour
+	VisitIDTTL       = 24 * time.Hour
+	// SaltLen is the length of a day's salt, in bytes.
+	SaltLen = 32
+	// MaxVisitIDLen is the longest visit id (Idempotency-Key).
+	MaxVisitIDLen = 64
+	// MaxHistoryDays is the longest history one read returns.
+	MaxHistoryDays = 366
+)
+
+// Visit is one request to count, as the library hands it to a [VisitStore].
+type Visit struct {
+	Key string
+	// Date is the calendar day the visit counts on (in the zone of
+	// [VisitorOptions.Location]).
+	Date Date
+	// Visitor is the visitor's id for Key and Date; zero counts a hit only.
+	Visitor VisitorID
+	// ID is the visit id (Idempotency-Key): if not empty and already seen
+	// for Key within [VisitIDTTL], the visit counts nothing.
+	ID string
+	// Time is when the visit happened; markers written for it expire
+	// relative to it (see VisitorMarkerTTL and VisitIDTTL).
+	Time time.Time
+}
+
+// VisitStore is a store that keeps unique visitors and daily numbers besides
+// the count. Every method is safe for concurrent use, by many processes
+// sharing the store.
+type VisitStore interface {
+	// RecordVisit counts v: one hit on the key's count and on v.Date's
+	// count, and, if v.Visitor was not yet seen for v.Key on v.Date, one
+	// visitor on both. It returns the key's numbers after the visit (Today
+	// being v.Date's) and whether it counted: false, with nothing written,
+	// when v.ID was seen for v.Key within VisitIDTTL. A returned error means
+	// nothing was counted, as far as the store can tell (an ambiguous
+	// failure of a remote store says so in its error).
+	RecordVisit(ctx context.Context, v Visit) (s Stats, counted bool, err error)
+	// Stats reads key's numbers without counting; Today is today's.
+	Stats(ctx context.Context, key string, today Date) (Stats, error)
+	// DaySalt returns day's salt, storing fresh (SaltLen random bytes) if
+	// the store has none for day yet. Racing callers get the same salt: the
+	// first stored wins. A salt is deleted or expires VisitorMarkerTTL after
+	// the start of its day.
+	DaySalt(ctx context.Context, day Date, fresh []byte) ([]byte, error)
+}
+
+// HistoryReader reads daily numbers.
+type HistoryReader interface {
+	// History returns key's numbers for each day from first to last, both
+	// included, oldest first: exactly one Day per date, with zeros for
+	// days without visits. At most MaxHistoryDays days.
+	History(ctx context.Context, key string, first, last Date) ([]Day, error)
+}
+
+// Record is everything a store holds for one key: what the counter
+// command exports and imports, as one line of JSON.
+type Record struct {
+	Key      string `json:"key"`
+	Count    int64  `json:"count"`
+	Visitors int64  `json:"visitors"`
+	// Days lists every day with numbers, oldest first.
+	Days []Day `json:"days"`
+}
+
+// Editor lets an owner see, move and fix counts (the counter command and
+// the admin routes). Markers and salts are not part of it.
+type Editor interface {
+	// SetCount sets key's count to n (n >= 0) atomically and returns the
+	// count it replaced. Visitors and days are kept.
+	SetCount(ctx context.Context, key string, n int64) (old int64, err error)
+	// Export returns key's record; a key never counted has zero numbers
+	// and no days.
+	Export(ctx context.Context, key string) (Record, error)
+	// Import replaces r.Key's count and visitors with r's and each day
+	// listed in r.Days with its numbers; days not listed stay. Importing
+	// the same record twice leaves the same state.
+	Import(ctx context.Context, r Record) error
+}
+
+// KeyLister lists the keys a store holds, sorted, for exporting them all.
+type KeyLister interface {
+	Keys(ctx context.Context) ([]string, error)
+}
+
+// ErrOverflow is wrapped by the error for a count that would pass the
+// largest int64. Nothing is written.
+var ErrOverflow = errors.New("counter: count would overflow int64")
+
+// DayReader reads a key's last n days, ending today, oldest first: what
+// the ?days= parameter and [ChartHandler] show. [Visitors] implements it.
+type DayReader interface {
+	LastDays(ctx context.Context, key string, n int) ([]Day, error)
+}
