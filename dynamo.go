@@ -123,6 +123,7 @@ type Dynamo struct {
 	opts   DynamoOptions
 
 	names      map[string]string               // #c
+	incNames   map[string]string               // #c, #bad
 	incValues  map[string]types.AttributeValue // :n = 1, :start, :type
 	retryOptFn []func(*dynamodb.Options)
 	projection *string
@@ -178,7 +179,8 @@ func NewDynamo(client DynamoAPI, opts DynamoOptions) *Dynamo {
 	d := &Dynamo{
 		client: client,
 		opts:   opts,
-		names:  map[string]string{"#c": opts.CountAttribute, "#bad": badCountAttribute},
+		names:    map[string]string{"#c": opts.CountAttribute},
+		incNames: map[string]string{"#c": opts.CountAttribute, "#bad": badCountAttribute},
 		incValues: map[string]types.AttributeValue{
 			":n":     &types.AttributeValueMemberN{Value: "1"},
 			":start": &types.AttributeValueMemberN{Value: strconv.FormatInt(opts.Start, 10)},
@@ -276,7 +278,7 @@ func (d *Dynamo) update(ctx context.Context, op, key, item string, n int64, valu
 			Key:                       d.itemKey(item),
 			UpdateExpression:          aws.String(updateExpression),
 			ConditionExpression:       aws.String(conditionExpression),
-			ExpressionAttributeNames:  d.names,
+			ExpressionAttributeNames:  d.incNames,
 			ExpressionAttributeValues: values,
 			ReturnValues:              types.ReturnValueUpdatedNew,
 		}, d.retryOptFn...)
@@ -335,7 +337,7 @@ func (d *Dynamo) whyRefused(ctx context.Context, item string, n int64) error {
 		return err
 	}
 	if c != nil && *c > math.MaxInt64-n {
-		return fmt.Errorf("attribute %q = %d: %w", d.opts.CountAttribute, *c, ErrOverflow)
+		return overflowAt(d.opts.CountAttribute, *c)
 	}
 	return nil
 }

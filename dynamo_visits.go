@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 )
 
 // Unique visitors, today's numbers and daily history in DynamoDB. The
@@ -213,7 +214,7 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	}
 	m, err := d.parseMain(items[v.Key])
 	if err == nil && m.count == math.MaxInt64 {
-		err = fmt.Errorf("attribute %q = %d: %w", d.opts.CountAttribute, m.count, ErrOverflow)
+		err = overflowAt(d.opts.CountAttribute, m.count)
 	}
 	if err != nil {
 		return Stats{}, false, d.errorf("visit of", v.Key, err)
@@ -272,6 +273,11 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	return s, true, nil
 }
 
+// overflowAt is the error for a count n that cannot take one more.
+func overflowAt(attr string, n int64) error {
+	return fmt.Errorf("attribute %q = %d cannot count more; set it to a smaller number (for example with `counter set`): %w", attr, n, ErrOverflow)
+}
+
 // errNotWritten marks errors after which the visit surely was not counted,
 // unless errPartlyWritten is there too.
 var (
@@ -282,8 +288,8 @@ var (
 // notWritten wraps err with errNotWritten if err proves that DynamoDB did
 // not apply the write.
 func notWritten(err error) error {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) || surelyNotApplied(err) {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultClient || surelyNotApplied(err) {
 		return fmt.Errorf("%w (%w)", err, errNotWritten)
 	}
 	return err
@@ -415,7 +421,7 @@ func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor 
 			return Stats{}, fmt.Errorf("%w; reading it again: %w", err, rerr)
 		}
 		if m, rerr = d.parseMain(out.Item); rerr == nil && m.count == math.MaxInt64 {
-			rerr = fmt.Errorf("attribute %q = %d: %w", d.opts.CountAttribute, m.count, ErrOverflow)
+			rerr = overflowAt(d.opts.CountAttribute, m.count)
 		}
 		if rerr != nil {
 			return Stats{}, fmt.Errorf("%w (%w)", rerr, errNotWritten)
@@ -587,10 +593,46 @@ func (d *Dynamo) lateVisit(ctx context.Context, v Visit, m dynMain, nv int64) (S
 	return s, err
 }
 
+// prune deletes the names and values that exprs do not use: DynamoDB
+// refuses a request that lists one.
+func prune(names map[string]string, values map[string]types.AttributeValue, exprs ...string) {
+	used := func(tok string) bool {
+		for _, e := range exprs {
+			for i := 0; ; {
+				j := strings.Index(e[i:], tok)
+				if j < 0 {
+					break
+				}
+				end := i + j + len(tok)
+				if end == len(e) || !isNameByte(e[end]) {
+					return true
+				}
+				i = end
+			}
+		}
+		return false
+	}
+	for k := range names {
+		if !used(k) {
+			delete(names, k)
+		}
+	}
+	for k := range values {
+		if !used(k) {
+			delete(values, k)
+		}
+	}
+}
+
+func isNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+}
+
 // writeMain makes a visit's update of the main item and returns the key's
 // numbers after it. ownDay says whether the main item holds v.Date's
 // numbers; otherwise today is them.
 func (d *Dynamo) writeMain(ctx context.Context, v Visit, nv int64, u visitUpdate, ownDay bool, today Day) (Stats, error) {
+	prune(u.names, u.values, u.update, u.cond)
 	out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &d.opts.Table,
 		Key:                       d.itemKey(v.Key),
