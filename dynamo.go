@@ -177,8 +177,8 @@ func NewDynamo(client DynamoAPI, opts DynamoOptions) *Dynamo {
 	}
 	opts.Shards = min(max(opts.Shards, 1), maxShards)
 	d := &Dynamo{
-		client: client,
-		opts:   opts,
+		client:   client,
+		opts:     opts,
 		names:    map[string]string{"#c": opts.CountAttribute},
 		incNames: map[string]string{"#c": opts.CountAttribute, "#bad": badCountAttribute},
 		incValues: map[string]types.AttributeValue{
