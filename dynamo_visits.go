@@ -407,7 +407,7 @@ func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor 
 			s, err = d.lateVisit(ctx, v, m, nv)
 		}
 		var ccf *types.ConditionalCheckFailedException
-		if !errors.As(err, &ccf) {
+		if !errors.As(err, &ccf) || errors.Is(err, errPartlyWritten) {
 			return s, err
 		}
 		// The main item changed since it was read (another process began

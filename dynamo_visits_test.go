@@ -914,3 +914,54 @@ func TestDynamoVisitBadInput(t *testing.T) {
 		t.Fatalf("bad input made calls: %v", calls)
 	}
 }
+
+// staleMain answers the first BatchGetItem with an old copy of the main
+// item, as a process that read it just before another began the day.
+type staleMain struct {
+	counter.DynamoAPI
+	key   string
+	item  map[string]types.AttributeValue
+	calls atomic.Int64
+}
+
+func (s *staleMain) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out, err := s.DynamoAPI.BatchGetItem(ctx, in, optFns...)
+	if err != nil || s.calls.Add(1) > 1 {
+		return out, err
+	}
+	for table, items := range out.Responses {
+		for i, it := range items {
+			if it["id"].(*types.AttributeValueMemberS).Value == s.key {
+				out.Responses[table][i] = s.item
+			}
+		}
+	}
+	return out, nil
+}
+
+// TestDynamoStaleRoller: a process that read the main item before another
+// began the day moves its old numbers to the month item only if they are
+// larger, so late visits counted there meanwhile are kept.
+func TestDynamoStaleRoller(t *testing.T) {
+	d, _, raw := newVisitDynamo(t, counter.DynamoOptions{})
+	ctx := context.Background()
+	d1, d2 := counter.Date("2026-11-30"), counter.Date("2026-12-01")
+	for i := range 3 {
+		visit(t, d, counter.Visit{Key: "k", Date: d1, Visitor: vid(i)})
+	}
+	stale := getItem(t, raw, d.Options().Table, "k") // day d1, 3 hits
+	visit(t, d, counter.Visit{Key: "k", Date: d2, Visitor: vid(1)})
+	visit(t, d, counter.Visit{Key: "k", Date: d1, Visitor: vid(7)}) // late: d1 has 4
+	visit(t, d, counter.Visit{Key: "k", Date: d1, Visitor: vid(8)}) // late: d1 has 5
+	sm := &staleMain{DynamoAPI: raw, key: "k", item: stale}
+	ds := counter.NewDynamo(sm, counter.DynamoOptions{Table: d.Options().Table})
+	s, _ := visit(t, ds, counter.Visit{Key: "k", Date: d2, Visitor: vid(2)})
+	wantStats(t, s, 7, 7, counter.Day{Date: d2, Count: 2, Visitors: 2})
+	h, err := d.History(ctx, "k", d1, d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []counter.Day{{Date: d1, Count: 5, Visitors: 5}, {Date: d2, Count: 2, Visitors: 2}}; !reflect.DeepEqual(h, want) {
+		t.Fatalf("history = %+v, want %+v", h, want)
+	}
+}
