@@ -352,12 +352,23 @@ func (d *Dynamo) claim(ctx context.Context, c claim, now time.Time) (bool, error
 			":exp": numberValue(c.expires),
 			":now": numberValue(now.Unix()),
 		},
-	}, d.retryOptFn...)
+	}, d.claimRetry()...)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// claimRetry returns the retry options of a claim: never after an
+// ambiguous failure, whatever the Retry option says, as a retried claim that
+// had been applied would find its own marker and count the visit as a
+// repeat (or a returning visitor).
+func (d *Dynamo) claimRetry() []func(*dynamodb.Options) {
+	if d.opts.Retry == RetryNever {
+		return d.retryOptFn
+	}
+	return []func(*dynamodb.Options){func(o *dynamodb.Options) { o.Retryer = unsentRetryer{o.Retryer} }}
 }
 
 // withdraw expires the markers cs, best effort: it sets their ttl to just

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/faultproxy"
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
@@ -963,5 +964,50 @@ func TestDynamoStaleRoller(t *testing.T) {
 	}
 	if want := []counter.Day{{Date: d1, Count: 5, Visitors: 5}, {Date: d2, Count: 2, Visitors: 2}}; !reflect.DeepEqual(h, want) {
 		t.Fatalf("history = %+v, want %+v", h, want)
+	}
+}
+
+// faultOnClaim arms the fault proxy for the next request just before each
+// write of a marker whose id contains part.
+type faultOnClaim struct {
+	counter.DynamoAPI
+	proxy *faultproxy.Proxy
+	part  string
+	armed atomic.Bool
+}
+
+func (f *faultOnClaim) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if id := in.Key["id"].(*types.AttributeValueMemberS).Value; strings.Contains(id, f.part) && f.armed.CompareAndSwap(true, false) {
+		f.proxy.SetFor(faultproxy.ForwardThen500, 1)
+	}
+	return f.DynamoAPI.UpdateItem(ctx, in, optFns...)
+}
+
+// TestDynamoClaimLostAnswer: a marker write that DynamoDB applied but whose
+// answer was lost is not retried by the SDK (its retry would find the marker
+// and count the visit as a repeat, silently): the visit fails, its markers
+// are taken back, and the caller's retry counts it once.
+func TestDynamoClaimLostAnswer(t *testing.T) {
+	d, _, _ := newVisitDynamo(t, counter.DynamoOptions{})
+	endpoint := testenv.DynaliteEndpoint(t)
+	proxy := faultproxy.New(t, endpoint)
+	day := counter.Date("2026-11-30")
+	for _, part := range []string{"#i#", "#v#"} {
+		t.Run(part, func(t *testing.T) {
+			key := "k" + strings.Trim(part, "#")
+			f := &faultOnClaim{DynamoAPI: testenv.DynamoClient(proxy.URL()), proxy: proxy, part: part}
+			ds := counter.NewDynamo(f, counter.DynamoOptions{Table: d.Options().Table}) // RetrySDK
+			f.armed.Store(true)
+			v := counter.Visit{Key: key, Date: day, Visitor: vid(1), ID: "view-1", Time: at(day, 0)}
+			_, counted, err := ds.RecordVisit(context.Background(), v)
+			if err == nil {
+				t.Fatalf("a lost answer: counted = %v without an error", counted)
+			}
+			s, counted := visit(t, ds, v) // the caller retries
+			if !counted {
+				t.Fatal("the retry after a failed visit did not count")
+			}
+			wantStats(t, s, 1, 1, counter.Day{Date: day, Count: 1, Visitors: 1})
+		})
 	}
 }
