@@ -255,7 +255,7 @@ func (d *Dynamo) add(ctx context.Context, op, key string, n int64) (int64, error
 		}
 	}
 	if start := d.opts.Start; shard == 0 && start > math.MaxInt64-n {
-		return 0, d.errorf(op, key, fmt.Errorf("Start %d + %d: %w", start, n, ErrOverflow))
+		return 0, d.errorf(op, key, fmt.Errorf("the Start option %d + %d: %w", start, n, ErrOverflow))
 	}
 	item := shardKey(key, shard)
 	written, err := d.update(ctx, op, key, item, n, values)

@@ -161,7 +161,7 @@ func checkDynamoVisit(v Visit) error {
 	}
 	for i := 0; i < len(v.ID); i++ {
 		c := v.ID[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !isNameByte(c) && c != '-' {
 			return fmt.Errorf("counter: visit of %q: visit id has a disallowed character at byte %d", v.Key, i)
 		}
 	}
@@ -259,7 +259,7 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 		ambiguous := !errors.Is(err, errNotWritten) || errors.Is(err, errPartlyWritten)
 		var kept []claim
 		for _, c := range claims {
-			if !(ambiguous && c.keepIfAmbiguous) {
+			if !ambiguous || !c.keepIfAmbiguous {
 				kept = append(kept, c)
 			}
 		}
@@ -684,7 +684,7 @@ func (d *Dynamo) writeMain(ctx context.Context, v Visit, nv int64, u visitUpdate
 			extra.values[":d"] = &types.AttributeValueMemberS{Value: string(v.Date)}
 		}
 		if uerr := d.undoNotWhole(ctx, v.Key, 1, extra); uerr != nil {
-			return Stats{}, fmt.Errorf("%w; undoing the write failed, the numbers may be 1 too high: %v", err, uerr)
+			return Stats{}, fmt.Errorf("%w; undoing the write failed, the numbers may be 1 too high: %w", err, uerr)
 		}
 		return Stats{}, fmt.Errorf("%w (%w)", err, errNotWritten)
 	}

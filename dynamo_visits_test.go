@@ -675,7 +675,7 @@ func TestDynamoCountNotWhole(t *testing.T) {
 				// can see that, so it writes, sees, undoes and marks.
 				calls, _, _ := cc.reset()
 				wrote := calls["UpdateItem"] - calls["ConditionFailed"]
-				if i == 0 && tc.want == counter.ErrNotANumber {
+				if i == 0 && errors.Is(tc.want, counter.ErrNotANumber) {
 					if wrote != 2 {
 						t.Fatalf("first Increment of %s: %v, want a write and its undoing", tc.value, calls)
 					}
