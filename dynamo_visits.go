@@ -148,26 +148,6 @@ func monthDay(month map[string]types.AttributeValue, day Date) (Day, error) {
 	return out, err
 }
 
-// checkDynamoVisit validates what RecordVisit refuses before writing.
-func checkDynamoVisit(v Visit) error {
-	if err := CheckKey(v.Key); err != nil {
-		return err
-	}
-	if !v.Date.Valid() {
-		return fmt.Errorf("counter: visit of %q: %w: %q", v.Key, ErrInvalidDate, v.Date)
-	}
-	if len(v.ID) > MaxVisitIDLen {
-		return fmt.Errorf("counter: visit of %q: visit id of %d bytes, longer than %d", v.Key, len(v.ID), MaxVisitIDLen)
-	}
-	for i := 0; i < len(v.ID); i++ {
-		c := v.ID[i]
-		if !isNameByte(c) && c != '-' {
-			return fmt.Errorf("counter: visit of %q: visit id has a disallowed character at byte %d", v.Key, i)
-		}
-	}
-	return nil
-}
-
 // RecordVisit counts v; see [VisitStore]. It reads the main item and the
 // visitor's marker with one consistent BatchGetItem, then writes with
 // UpdateItem: the visit id's marker if v.ID is set, the visitor's marker if
@@ -189,7 +169,7 @@ func checkDynamoVisit(v Visit) error {
 // retry with the same id counts at most once, and the error says that the
 // visit may have been counted.
 func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) {
-	if err := checkDynamoVisit(v); err != nil {
+	if err := checkVisit(v); err != nil {
 		return Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -243,7 +223,7 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	}
 	newVisitor := false
 	if marker != "" && !live(items[marker], now) {
-		c := claim{id: marker, expires: ttlOf(v.Date.Time().Add(VisitorMarkerTTL))}
+		c := claim{id: marker, expires: ttlOf(VisitorExpiry(v.Date))}
 		ok, err := d.claim(ctx, c, now)
 		if err != nil {
 			d.withdraw(ctx, append(claims, c), now)
@@ -805,7 +785,7 @@ func (d *Dynamo) DaySalt(ctx context.Context, day Date, fresh []byte) ([]byte, e
 			ExpressionAttributeNames: map[string]string{"#k": d.opts.PartitionKey, "#salt": dynSalt, "#ttl": dynTTL},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":salt": &types.AttributeValueMemberB{Value: fresh},
-				":exp":  numberValue(ttlOf(day.Time().Add(VisitorMarkerTTL))),
+				":exp":  numberValue(ttlOf(VisitorExpiry(day))),
 			},
 		})
 		var ccf *types.ConditionalCheckFailedException
@@ -823,7 +803,7 @@ func (d *Dynamo) DaySalt(ctx context.Context, day Date, fresh []byte) ([]byte, e
 // and the month items of the range: at most 14 items for 366 days, so one
 // call, or two when DynamoDB leaves keys unprocessed; see [HistoryReader].
 func (d *Dynamo) History(ctx context.Context, key string, first, last Date) ([]Day, error) {
-	if err := checkDynamoRange(key, first, last); err != nil {
+	if err := CheckHistoryRange(key, first, last); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -856,23 +836,6 @@ func (d *Dynamo) History(ctx context.Context, key string, first, last Date) ([]D
 func nextMonth(day Date) Date {
 	t := day.Time()
 	return DateOf(time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC))
-}
-
-// checkDynamoRange validates a history range.
-func checkDynamoRange(key string, first, last Date) error {
-	if err := CheckKey(key); err != nil {
-		return err
-	}
-	if !first.Valid() || !last.Valid() {
-		return fmt.Errorf("counter: history of %q: %w: %q to %q", key, ErrInvalidDate, first, last)
-	}
-	if first > last {
-		return fmt.Errorf("counter: history of %q: first day %s is after last day %s", key, first, last)
-	}
-	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > MaxHistoryDays {
-		return fmt.Errorf("counter: history of %q: %d days, more than %d", key, n, MaxHistoryDays)
-	}
-	return nil
 }
 
 // batchGet reads the items ids (at most 100 per call) and returns those
@@ -1060,7 +1023,7 @@ func (d *Dynamo) Export(ctx context.Context, key string) (Record, error) {
 // month. Every write sets values, so importing twice leaves the same state.
 // Visits counted while an import runs may be overwritten by it.
 func (d *Dynamo) Import(ctx context.Context, r Record) error {
-	if err := checkDynamoRecord(r); err != nil {
+	if err := CheckRecord(r); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -1167,30 +1130,6 @@ func (d *Dynamo) importMonth(ctx context.Context, key string, days []Day, held D
 		ExpressionAttributeValues: values,
 	})
 	return err
-}
-
-// checkDynamoRecord validates a record before Import writes anything.
-func checkDynamoRecord(r Record) error {
-	if err := CheckKey(r.Key); err != nil {
-		return err
-	}
-	if r.Count < 0 || r.Visitors < 0 {
-		return fmt.Errorf("counter: record %q: negative count or visitors", r.Key)
-	}
-	var prev Date
-	for _, day := range r.Days {
-		if !day.Date.Valid() {
-			return fmt.Errorf("counter: record %q: %w: %q", r.Key, ErrInvalidDate, day.Date)
-		}
-		if day.Date <= prev {
-			return fmt.Errorf("counter: record %q: day %s is not after %s: days must be oldest first, each once", r.Key, day.Date, prev)
-		}
-		if day.Count < 0 || day.Visitors < 0 {
-			return fmt.Errorf("counter: record %q: day %s has a negative number", r.Key, day.Date)
-		}
-		prev = day.Date
-	}
-	return nil
 }
 
 // dynamoScanner is the call Keys needs beside [DynamoAPI];

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/countertest"
 	"github.com/resumecounter/counter/internal/faultproxy"
 	"github.com/resumecounter/counter/internal/testenv"
 )
@@ -1010,4 +1011,22 @@ func TestDynamoClaimLostAnswer(t *testing.T) {
 			wantStats(t, s, 1, 1, counter.Day{Date: day, Count: 1, Visitors: 1})
 		})
 	}
+}
+
+func TestDynamoRunVisits(t *testing.T) {
+	for _, opts := range []counter.DynamoOptions{{}, {PartitionKey: "pk", CountAttribute: "views", ConsistentRead: true, Retry: counter.RetryUnsent}} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore {
+				d, _ := newDynamo(t, opts)
+				return d
+			})
+		})
+	}
+}
+
+func TestDynamoRunEditor(t *testing.T) {
+	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore {
+		d, _ := newDynamo(t, counter.DynamoOptions{})
+		return d
+	})
 }
