@@ -1030,3 +1030,61 @@ func TestDynamoRunEditor(t *testing.T) {
 		return d
 	})
 }
+
+// editBeforeWrite types a count by hand (as in the console) just before the
+// visit's write of the main item, after the visit read it.
+type editBeforeWrite struct {
+	counter.DynamoAPI
+	raw   *dynamodb.Client
+	table string
+	armed atomic.Bool
+}
+
+func (e *editBeforeWrite) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if id := in.Key["id"].(*types.AttributeValueMemberS).Value; id == "k" && e.armed.CompareAndSwap(true, false) {
+		_, err := e.raw.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(e.table),
+			Key:                       in.Key,
+			UpdateExpression:          aws.String("SET #c = :v"),
+			ExpressionAttributeNames:  map[string]string{"#c": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: "41.5"}},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return e.DynamoAPI.UpdateItem(ctx, in, optFns...)
+}
+
+// TestDynamoVisitUndoesNotWhole: a count typed as 41.5 between a visit's
+// read and its write: the visit takes its write back (count, visitors and
+// the day's numbers), marks the count, withdraws its markers and fails.
+func TestDynamoVisitUndoesNotWhole(t *testing.T) {
+	d, _, raw := newVisitDynamo(t, counter.DynamoOptions{})
+	table := d.Options().Table
+	e := &editBeforeWrite{DynamoAPI: raw, raw: raw, table: table}
+	de := counter.NewDynamo(e, counter.DynamoOptions{Table: table})
+	day := counter.Date("2026-11-30")
+	visit(t, de, counter.Visit{Key: "k", Date: day, Visitor: vid(1)})
+	before := getItem(t, raw, table, "k")
+	e.armed.Store(true)
+	_, _, err := de.RecordVisit(context.Background(), counter.Visit{Key: "k", Date: day, Visitor: vid(2), ID: "x", Time: at(day, time.Second)})
+	if !errors.Is(err, counter.ErrNotANumber) || strings.Contains(err.Error(), "may have been counted") {
+		t.Fatalf("error = %v, want ErrNotANumber, nothing counted", err)
+	}
+	after := getItem(t, raw, table, "k")
+	before["count"] = &types.AttributeValueMemberN{Value: "41.5"}
+	before["countNotWhole"] = &types.AttributeValueMemberN{Value: "41.5"}
+	if !reflect.DeepEqual(after, before) {
+		t.Fatalf("main item after the refused visit:\n%#v\nwant\n%#v", after, before)
+	}
+	// Fixed by the owner, the same visit counts: its markers were withdrawn.
+	if _, err := de.SetCount(context.Background(), "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	s, counted := visit(t, de, counter.Visit{Key: "k", Date: day, Visitor: vid(2), ID: "x", Time: at(day, 2*time.Second)})
+	if !counted {
+		t.Fatal("not counted after the fix")
+	}
+	wantStats(t, s, 2, 2, counter.Day{Date: day, Count: 2, Visitors: 2})
+}
