@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -73,6 +74,11 @@ type Memory struct {
 	mu      sync.RWMutex
 	counts  map[string]*atomic.Int64
 	maxKeys int // 0: no limit
+
+	// newKeyHook, if set (by tests), runs when Add finds no counter for
+	// its key, before it takes the write lock: it makes first-use races
+	// certain instead of rare.
+	newKeyHook func()
 }
 
 var (
@@ -102,7 +108,8 @@ func (m *Memory) Increment(ctx context.Context, key string) (int64, error) {
 	return m.Add(ctx, key, 1)
 }
 
-// Add adds n visits to key.
+// Add adds n visits to key. A count that would pass the largest int64 is
+// refused with an error wrapping [ErrOverflow], and nothing is written.
 func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	if err := CheckKey(key); err != nil {
 		return 0, err
@@ -117,6 +124,9 @@ func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	c := m.counts[key]
 	m.mu.RUnlock()
 	if c == nil {
+		if m.newKeyHook != nil {
+			m.newKeyHook()
+		}
 		m.mu.Lock()
 		if c = m.counts[key]; c == nil {
 			if m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
@@ -128,7 +138,17 @@ func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 		}
 		m.mu.Unlock()
 	}
-	return c.Add(n), nil
+	// A CAS loop rather than c.Add, so that an overflowing add writes
+	// nothing.
+	for {
+		old := c.Load()
+		if old > math.MaxInt64-n {
+			return 0, fmt.Errorf("counter: add %d to %q at %d: %w", n, key, old, ErrOverflow)
+		}
+		if c.CompareAndSwap(old, old+n) {
+			return old + n, nil
+		}
+	}
 }
 
 // Count returns the count of key without changing it.
