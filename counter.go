@@ -21,6 +21,17 @@ type Reader interface {
 	Count(ctx context.Context, key string) (int64, error)
 }
 
+// readerOf returns store's Reader, or nil if store cannot read counts. A
+// decorator such as [Group] implements Reader whatever it wraps and says
+// through canRead whether the store beneath it can.
+func readerOf(store any) Reader {
+	r, ok := store.(Reader)
+	if c, isDecorator := store.(interface{ canRead() bool }); !ok || isDecorator && !c.canRead() {
+		return nil
+	}
+	return r
+}
+
 // Adder adds n >= 1 visits to key in one write and returns the new count. It
 // lets decorators such as batching fold many increments into one write.
 type Adder interface {

@@ -89,7 +89,8 @@ const (
 // {"error":"…"} with a generic text: 400 for an invalid key or parameter,
 // 404 for a key not allowed by Keys or AllowKey or a new key the store
 // refuses with [ErrTooManyKeys] (nothing is written), 414 for a query longer than
-// 1024 bytes, 501 for ?hit=false over a store that cannot read, 503 when the
+// 1024 bytes, 501 for ?hit=false over a store that cannot read (no [Reader],
+// or a Count failing with [errors.ErrUnsupported]), 503 when the
 // store fails and 504 when it does not answer within Timeout. The cause of a
 // 5xx goes to the Logger, never to the client.
 //
@@ -149,7 +150,7 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 			Style:      cmp.Or(opts.Style, StyleFlat),
 		},
 	}
-	h.reader, _ = inc.(Reader)
+	h.reader = readerOf(inc)
 	if err := CheckKey(h.key); err != nil {
 		panic(fmt.Sprintf("counter: HandlerOptions.DefaultKey: %v", err))
 	}
@@ -480,6 +481,8 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 	switch {
 	case errors.Is(err, ErrInvalidKey):
 		p = errBadKey // a store with stricter key rules than CheckKey
+	case !count && errors.Is(err, errors.ErrUnsupported):
+		p = errNoReader // a decorator whose store cannot read after all
 	case errors.Is(err, ErrTooManyKeys):
 		// The key cannot be created and nothing was written: to the client,
 		// a key that does not exist. The operator hears of the full store.
