@@ -39,7 +39,9 @@ type HandlerOptions struct {
 	// scripts (CORS), matched exactly, as browsers send them:
 	// "https://example.com", "http://localhost:8080". "*" allows every
 	// origin. Responses then carry Vary: Origin, and preflight requests are
-	// answered without counting. Default: none, and no CORS headers at all.
+	// answered without counting. An entry that could never match (see
+	// [CheckOrigin]) makes the constructors panic. Default: none, and no
+	// CORS headers at all.
 	AllowedOrigins []string
 	// Timeout bounds each request's store call through its context (every
 	// store here honours it); when it passes, the visitor gets 504 Gateway
@@ -95,7 +97,8 @@ const (
 // 5xx goes to the Logger, never to the client.
 //
 // JSONHandler panics if opts are invalid (a DefaultKey that fails
-// [CheckKey], an unknown Style or colour), as [http.ServeMux.Handle] does
+// [CheckKey], an unknown Style or colour, an AllowedOrigins entry that fails
+// [CheckOrigin]), as [http.ServeMux.Handle] does
 // for a bad pattern: a configuration error shows at startup.
 func JSONHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 	return newHandler(inc, opts, false)
@@ -164,6 +167,11 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		h.keys = make(map[string]struct{}, len(opts.Keys))
 		for _, k := range opts.Keys {
 			h.keys[k] = struct{}{}
+		}
+	}
+	for _, origin := range opts.AllowedOrigins {
+		if err := CheckOrigin(origin); err != nil {
+			panic("counter: HandlerOptions.AllowedOrigins: " + strings.TrimPrefix(err.Error(), "counter: "))
 		}
 	}
 	if len(opts.AllowedOrigins) == 0 {
