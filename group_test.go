@@ -666,7 +666,7 @@ func TestGroupBatchedWritePanics(t *testing.T) {
 	if r := recv(t, first); r.err != nil || r.n != 1 {
 		t.Fatalf("first Increment = %d, %v; want 1", r.n, r.err)
 	}
-	a.expectWrite(t, 4)    // the three queued callers, in one write on the Group's goroutine
+	a.expectWrite(t, 4)   // the three queued callers, in one write on the Group's goroutine
 	a.results <- errPanic // which panics
 	for i, ch := range queued {
 		if r := recv(t, ch); r.err == nil || r.n != 0 || !strings.Contains(r.err.Error(), "panicked") {
