@@ -86,7 +86,8 @@ const (
 // labelColor and style.
 //
 // Counted responses are never cached (Cache-Control: no-cache, no-store,
-// must-revalidate, max-age=0); read-only responses carry an ETag and answer
+// must-revalidate, max-age=0, with Pragma: no-cache and Expires: 0 for
+// older caches); read-only responses carry an ETag and answer
 // 304 Not Modified to a matching If-None-Match. Errors answer
 // {"error":"…"} with a generic text: 400 for an invalid key or parameter,
 // 404 for a key not allowed by Keys or AllowKey or a new key the store
@@ -220,6 +221,8 @@ var (
 	hdrCSP        = []string{"default-src 'none'; style-src 'unsafe-inline'"}
 	hdrNoStore    = []string{"no-cache, no-store, must-revalidate, max-age=0"}
 	hdrRevalidate = []string{"no-cache"}
+	hdrPragma     = []string{"no-cache"} // for HTTP/1.0 caches, beside hdrNoStore
+	hdrExpires    = []string{"0"}
 	hdrAllow      = []string{"GET, HEAD, POST, OPTIONS"}
 )
 
@@ -437,7 +440,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if count {
-		hdr["Cache-Control"] = hdrNoStore
+		hdr["Cache-Control"], hdr["Pragma"], hdr["Expires"] = hdrNoStore, hdrPragma, hdrExpires
 	} else {
 		hdr["Cache-Control"] = hdrRevalidate
 		etag := etagOf(body)
@@ -512,7 +515,7 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 // fail writes p as JSON or as an SVG error badge. Errors are never cached.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, p problem, b Badge) {
 	hdr := w.Header()
-	hdr["Cache-Control"] = hdrNoStore
+	hdr["Cache-Control"], hdr["Pragma"], hdr["Expires"] = hdrNoStore, hdrPragma, hdrExpires
 	var body []byte
 	if h.badge {
 		hdr["Content-Type"] = hdrSVG
