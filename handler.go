@@ -45,8 +45,9 @@ type HandlerOptions struct {
 	AllowedOrigins []string
 	// Timeout bounds each request's store call through its context (every
 	// store here honours it); when it passes, the visitor gets 504 Gateway
-	// Timeout and the Logger the cause. Negative: no limit beyond the
-	// request's own context. Default: 3s.
+	// Timeout and the Logger the cause. [Memory], whose calls never wait,
+	// gets the request's own context: no timeout could fire in its calls.
+	// Negative: no limit beyond the request's own context. Default: 3s.
 	Timeout time.Duration
 	// Logger receives store errors and timeouts, with the key and the cause.
 	// Default: slog.Default() at the time of logging.
@@ -133,6 +134,9 @@ type handler struct {
 	logger   *slog.Logger
 	defaults Badge // label, colours and style from the options
 	format   NumberFormat
+	// neverBlocks: inc never waits (Memory), so Timeout cannot fire
+	// during its calls and no deadline is set up for them.
+	neverBlocks bool
 }
 
 func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
@@ -155,6 +159,8 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		},
 	}
 	h.reader = readerOf(inc)
+	// Exactly *Memory: a type embedding it may well wait.
+	_, h.neverBlocks = inc.(*Memory)
 	if err := CheckKey(h.key); err != nil {
 		panic(fmt.Sprintf("counter: HandlerOptions.DefaultKey: %v", err))
 	}
@@ -401,7 +407,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	if h.timeout > 0 {
+	if h.timeout > 0 && !h.neverBlocks {
 		// Like context.WithTimeout, without arming a timer for stores
 		// that never wait on ctx.Done (Memory).
 		dc := deadline.New(ctx, h.timeout)
