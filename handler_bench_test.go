@@ -155,16 +155,14 @@ func benchAgainst(b *testing.B, pair func(m *counter.Memory) (h, base http.Handl
 }
 
 // With default options over Memory, counting through either handler
-// allocates nothing but the badge's message: no deadline is set up for a
-// store that never waits.
+// allocates nothing: no deadline is set up for a store that never waits.
 func TestHandlerDefaultOptionsAllocs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-		want float64
 	}{
-		{"JSONHandler", counter.JSONHandler(counter.NewMemory(), counter.HandlerOptions{}), 0},
-		{"BadgeHandler", counter.BadgeHandler(counter.NewMemory(), counter.HandlerOptions{}), 1}, // the message string
+		{"JSONHandler", counter.JSONHandler(counter.NewMemory(), counter.HandlerOptions{})},
+		{"BadgeHandler", counter.BadgeHandler(counter.NewMemory(), counter.HandlerOptions{})},
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/count", nil)
 		w := &nopResponseWriter{h: make(http.Header)}
@@ -172,8 +170,8 @@ func TestHandlerDefaultOptionsAllocs(t *testing.T) {
 		if w.status != 200 {
 			t.Fatalf("%s: status %d", tc.name, w.status)
 		}
-		if got := testing.AllocsPerRun(1000, func() { w.reset(); tc.h.ServeHTTP(w, r) }); got > tc.want {
-			t.Errorf("%s with default options allocates %.1f times per request, want %.0f", tc.name, got, tc.want)
+		if got := testing.AllocsPerRun(1000, func() { w.reset(); tc.h.ServeHTTP(w, r) }); got != 0 {
+			t.Errorf("%s with default options allocates %.1f times per request, want 0", tc.name, got)
 		}
 	}
 }
