@@ -85,6 +85,7 @@ type Memory struct {
 	mu      sync.RWMutex
 	counts  map[string]*atomic.Int64
 	maxKeys int // 0: no limit
+	visits  memVisits
 
 	// newKeyHook, if set (by tests), runs when Add finds no counter for
 	// its key, before it takes the write lock: it makes first-use races
