@@ -85,3 +85,19 @@ func TestHandlerInvalidOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A server checks the origins it reads from its configuration before it
+// builds the handlers, to stop with one line naming a bad entry.
+func ExampleCheckOrigin() {
+	for _, origin := range []string{"https://me.example", "https://me.example/", "me.example:8080"} {
+		if err := counter.CheckOrigin(origin); err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(origin, "ok")
+	}
+	// Output:
+	// https://me.example ok
+	// counter: origin "https://me.example/" never matches: an origin has no path, trailing slash, query or fragment; browsers send "https://me.example"
+	// counter: origin "me.example:8080" never matches: no scheme; browsers send "https://me.example:8080"
+}
