@@ -132,33 +132,28 @@ func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("counter: increment %q: %w", key, err)
 	}
-	m.mu.RLock()
-	c := m.counts[key]
-	m.mu.RUnlock()
-	if c == nil {
-		if m.newKeyHook != nil {
-			m.newKeyHook()
-		}
-		m.mu.Lock()
-		if c = m.counts[key]; c == nil {
-			if m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
-				m.mu.Unlock()
-				return 0, fmt.Errorf("counter: new key %q: %w (limit %d)", key, ErrTooManyKeys, m.maxKeys)
-			}
-			c = new(atomic.Int64)
-			m.counts[key] = c
-		}
-		m.mu.Unlock()
+	c, err := m.slot(key)
+	if err != nil {
+		return 0, err
 	}
-	// A CAS loop rather than c.Add, so that an overflowing add writes
-	// nothing.
+	total, ok := addChecked(c, n)
+	if !ok {
+		return 0, fmt.Errorf("counter: add %d to %q at %d: %w", n, key, total, ErrOverflow)
+	}
+	return total, nil
+}
+
+// addChecked adds n to c and returns the new value, or returns the value
+// and false, adding nothing, if the sum would pass the largest int64. A
+// CAS loop rather than c.Add, so that an overflowing add writes nothing.
+func addChecked(c *atomic.Int64, n int64) (int64, bool) {
 	for {
 		old := c.Load()
 		if old > math.MaxInt64-n {
-			return 0, fmt.Errorf("counter: add %d to %q at %d: %w", n, key, old, ErrOverflow)
+			return old, false
 		}
 		if c.CompareAndSwap(old, old+n) {
-			return old + n, nil
+			return old + n, true
 		}
 	}
 }
