@@ -106,8 +106,9 @@ func CheckVisitID(id string) error {
 		return fmt.Errorf("counter: visit id of %d bytes, longer than %d", len(id), MaxVisitIDLen)
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
 			return fmt.Errorf("counter: visit id has a disallowed character at byte %d", i)
 		}
 	}
