@@ -11,18 +11,11 @@ import (
 	"github.com/resumecounter/counter"
 )
 
-// adderVisits is a store that folds increments (Adder) and keeps visitors.
-type adderVisits struct {
-	counter.Adder
-	*fakeVisits
-}
-
 // A Group passes visits and history through to a store that keeps them,
 // so Visitors works over it, and still folds plain increments.
 func TestGroupPassesVisitsThrough(t *testing.T) {
 	store := newFakeVisits()
-	mem := counter.NewMemory()
-	g := counter.NewGroup(adderVisits{mem, store})
+	g := counter.NewGroup(store)
 	h, _, _ := visitorsAPI(t, g, counter.VisitorOptions{})
 	for _, ua := range []string{chromeUA, chromeUA, firefoxUA} {
 		w, a := send(t, h, visitReq("GET", "/api/home", "192.0.2.1:1", ua))
@@ -38,8 +31,25 @@ func TestGroupPassesVisitsThrough(t *testing.T) {
 	if len(store.visits) != 3 || store.saltCalls.Load() != 1 {
 		t.Errorf("store saw %d visits and %d salt calls, want 3 and 1", len(store.visits), store.saltCalls.Load())
 	}
-	if n, err := g.Increment(context.Background(), "home"); n != 1 || err != nil {
-		t.Errorf("Increment: %d %v (the Adder's count)", n, err)
+	if n, err := g.Increment(context.Background(), "home"); n != 4 || err != nil {
+		t.Errorf("Increment: %d %v, want 4", n, err)
+	}
+
+	// Owner edits pass through.
+	ctx := context.Background()
+	if old, err := g.SetCount(ctx, "home", 100); old != 4 || err != nil {
+		t.Errorf("SetCount: %d %v", old, err)
+	}
+	rec, err := g.Export(ctx, "home")
+	if err != nil || rec.Count != 100 || rec.Visitors != 2 || len(rec.Days) != 1 {
+		t.Errorf("Export: %+v %v", rec, err)
+	}
+	rec.Key = "copy"
+	if err := g.Import(ctx, rec); err != nil {
+		t.Errorf("Import: %v", err)
+	}
+	if n, _ := g.Count(ctx, "copy"); n != 100 {
+		t.Errorf("imported count %d, want 100", n)
 	}
 
 	// Close waits for a call passed through, then refuses new ones.

@@ -3,6 +3,7 @@ package counter_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -146,5 +147,43 @@ func BenchmarkBadgeHandler(b *testing.B) {
 			w.Write(svg)
 		})
 		benchAgainst(b, h, bare, r)
+	})
+}
+
+// BenchmarkJSONHandlerVisitors counts a visit over the memory store through
+// JSONHandler with visitors off (the store itself) and on (NewVisitors over
+// it: bot check, salted visitor id, markers), each against the same bare
+// handler in the same run. The figure to read is on's x-bare over off's;
+// in the "on" runs the baseline is visitors off, so x-bare is that ratio.
+//
+//	go test -run '^$' -bench 'JSONHandlerVisitors' -benchtime 1s .
+func BenchmarkJSONHandlerVisitors(b *testing.B) {
+	newReq := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/count", nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+		return r
+	}
+	off := counter.JSONHandler(counter.NewMemory(), counter.HandlerOptions{})
+	on := counter.JSONHandler(counter.NewVisitors(counter.NewMemory(), counter.VisitorOptions{}), counter.HandlerOptions{})
+	r := newReq()
+	b.Run("off", func(b *testing.B) {
+		body, ct := captureResponse(b, off, r)
+		benchAgainst(b, off, bareHandler(ct, body, false), r)
+	})
+	b.Run("on", func(b *testing.B) {
+		// The baseline here is the handler with visitors off, so that
+		// x-bare is the ratio on/off directly.
+		benchAgainst(b, on, off, r)
+	})
+	b.Run("on-new-visitors", func(b *testing.B) {
+		// Every request from another address: a new visitor marker each.
+		var i uint32
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i++
+			r.RemoteAddr = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String() + ":1"
+			on.ServeHTTP(w, r)
+		})
+		benchAgainst(b, h, off, newReq())
 	})
 }

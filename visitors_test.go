@@ -18,31 +18,24 @@ import (
 	"github.com/resumecounter/counter"
 )
 
-// fakeVisits is a VisitStore and HistoryReader in a map, with knobs for
-// faults: it counts DaySalt calls, can fail them, and can refuse markers
-// past a cap. It records every Visit it was handed.
+// fakeVisits is a Memory store with knobs for faults: it records every
+// Visit and salt it was handed, counts DaySalt calls, can fail or hold
+// them, and can refuse markers past a cap with ErrMarkersFull (as a store
+// may; Memory itself counts the visitor as a hit and logs).
 type fakeVisits struct {
+	*counter.Memory
 	mu        sync.Mutex
-	counts    map[string]*counter.Stats
-	days      map[string]map[counter.Date]*counter.Day
-	seen      map[string]bool // key, date, visitor
-	ids       map[string]bool // key, visit id
-	salts     map[counter.Date][]byte
 	visits    []counter.Visit
-	maxMarks  int // 0: no cap
+	salts     map[counter.Date][]byte
+	marks     map[string]bool // visitor and visit id markers, for maxMarks
+	maxMarks  int             // 0: no cap
 	saltCalls atomic.Int64
 	saltErr   error
 	saltGate  chan struct{} // if set, DaySalt waits for it
 }
 
 func newFakeVisits() *fakeVisits {
-	return &fakeVisits{
-		counts: make(map[string]*counter.Stats),
-		days:   make(map[string]map[counter.Date]*counter.Day),
-		seen:   make(map[string]bool),
-		ids:    make(map[string]bool),
-		salts:  make(map[counter.Date][]byte),
-	}
+	return &fakeVisits{Memory: counter.NewMemory(), salts: make(map[counter.Date][]byte), marks: make(map[string]bool)}
 }
 
 var (
@@ -51,70 +44,24 @@ var (
 )
 
 func (f *fakeVisits) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
-	if err := counter.CheckKey(v.Key); err != nil {
-		return counter.Stats{}, false, err
-	}
-	if !v.Date.Valid() {
-		return counter.Stats{}, false, fmt.Errorf("fake: %w", counter.ErrInvalidDate)
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.visits = append(f.visits, v)
-	idKey := v.Key + "\x00" + v.ID
-	if v.ID != "" && f.ids[idKey] {
-		return f.statsLocked(v.Key, v.Date), false, nil
-	}
-	seenKey := v.Key + "\x00" + string(v.Date) + "\x00" + string(v.Visitor[:])
-	newVisitor := !v.Visitor.IsZero() && !f.seen[seenKey]
-	marks := 0
-	if newVisitor {
-		marks++
-	}
-	if v.ID != "" {
-		marks++
-	}
-	if f.maxMarks > 0 && marks > 0 && len(f.seen)+len(f.ids)+marks > f.maxMarks {
-		return counter.Stats{}, false, fmt.Errorf("fake: %d markers: %w", len(f.seen)+len(f.ids), counter.ErrMarkersFull)
-	}
-	if v.ID != "" {
-		f.ids[idKey] = true
-	}
-	s := f.counts[v.Key]
-	if s == nil {
-		s = &counter.Stats{Key: v.Key}
-		f.counts[v.Key] = s
-		f.days[v.Key] = make(map[counter.Date]*counter.Day)
-	}
-	d := f.days[v.Key][v.Date]
-	if d == nil {
-		d = &counter.Day{Date: v.Date}
-		f.days[v.Key][v.Date] = d
-	}
-	s.Count++
-	d.Count++
-	if newVisitor {
-		f.seen[seenKey] = true
-		s.Visitors++
-		d.Visitors++
-	}
-	return f.statsLocked(v.Key, v.Date), true, nil
-}
-
-func (f *fakeVisits) statsLocked(key string, today counter.Date) counter.Stats {
-	s := counter.Stats{Key: key, Today: counter.Day{Date: today}}
-	if c := f.counts[key]; c != nil {
-		s.Count, s.Visitors = c.Count, c.Visitors
-		if d := f.days[key][today]; d != nil {
-			s.Today = *d
+	if f.maxMarks > 0 {
+		var fresh []string
+		for _, m := range []string{"v" + v.Key + string(v.Date) + string(v.Visitor[:]), "i" + v.Key + "\x00" + v.ID} {
+			if !f.marks[m] && (m[0] == 'v' && !v.Visitor.IsZero() || m[0] == 'i' && v.ID != "") {
+				fresh = append(fresh, m)
+			}
+		}
+		if len(fresh) > 0 && len(f.marks)+len(fresh) > f.maxMarks {
+			return counter.Stats{}, false, fmt.Errorf("fake: %d markers: %w", len(f.marks), counter.ErrMarkersFull)
+		}
+		for _, m := range fresh {
+			f.marks[m] = true
 		}
 	}
-	return s
-}
-
-func (f *fakeVisits) Stats(ctx context.Context, key string, today counter.Date) (counter.Stats, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.statsLocked(key, today), nil
+	return f.Memory.RecordVisit(ctx, v)
 }
 
 func (f *fakeVisits) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]byte, error) {
@@ -134,25 +81,9 @@ func (f *fakeVisits) DaySalt(ctx context.Context, day counter.Date, fresh []byte
 	if len(fresh) != counter.SaltLen {
 		return nil, fmt.Errorf("fake: fresh salt of %d bytes", len(fresh))
 	}
-	if s, ok := f.salts[day]; ok {
-		return s, nil
-	}
-	f.salts[day] = append([]byte(nil), fresh...)
-	return f.salts[day], nil
-}
-
-func (f *fakeVisits) History(ctx context.Context, key string, first, last counter.Date) ([]counter.Day, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []counter.Day
-	for d := first; d <= last; d = d.AddDays(1) {
-		day := counter.Day{Date: d}
-		if p := f.days[key][d]; p != nil {
-			day = *p
-		}
-		out = append(out, day)
-	}
-	return out, nil
+	salt, err := f.Memory.DaySalt(ctx, day, fresh)
+	f.salts[day] = salt
+	return salt, err
 }
 
 // noHistory hides the HistoryReader of the store it wraps.
