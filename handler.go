@@ -204,7 +204,7 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 func withCORS(h http.Handler, origins []string) http.Handler {
 	o := cors.Options{
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
-		ExposedHeaders: []string{"ETag"},
+		ExposedHeaders: []string{"ETag", "Counter-Not-Counted"},
 	}
 	if slices.Contains(origins, "*") {
 		o.AllowedOrigins = []string{"*"}

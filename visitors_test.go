@@ -690,3 +690,17 @@ func TestVisitorsPrivacyLogs(t *testing.T) {
 		}
 	}
 }
+
+// Scripts on allowed origins can read why a visit did not count.
+func TestVisitorsCORSExposesReason(t *testing.T) {
+	v := counter.NewVisitors(counter.NewMemory(), counter.VisitorOptions{})
+	h := counter.JSONHandler(v, counter.HandlerOptions{AllowedOrigins: []string{"https://me.example"}})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, visitReq("GET", "/?optout=1", "192.0.2.1:1", chromeUA, "Origin", "https://me.example"))
+	if got := w.Header().Get("Access-Control-Expose-Headers"); !strings.Contains(got, "Counter-Not-Counted") {
+		t.Errorf("Access-Control-Expose-Headers %q lacks Counter-Not-Counted", got)
+	}
+	if got := w.Header().Get("Counter-Not-Counted"); got != "opt-out" {
+		t.Errorf("Counter-Not-Counted %q, want opt-out", got)
+	}
+}

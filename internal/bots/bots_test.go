@@ -2,9 +2,13 @@ package bots
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
 // TestIsBotAgreesWithIsbot compares IsBot with the verdicts isbot itself gave
@@ -104,5 +108,21 @@ func BenchmarkIsBot(b *testing.B) {
 				isBot(bc.ua)
 			}
 		})
+	}
+}
+
+// The generated patterns come from the isbot that package-lock.json pins:
+// after an update of isbot, go generate must run again.
+func TestPatternsMatchInstalledIsbot(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "node_modules", "isbot", "package.json"))
+	if err != nil {
+		testenv.Missing(t, "node_modules/isbot (run npm ci)")
+	}
+	var pkg struct{ Version string }
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	if pkg.Version != isbotVersion {
+		t.Fatalf("patterns.go is from isbot %s, node_modules has %s: run go generate ./internal/bots", isbotVersion, pkg.Version)
 	}
 }
