@@ -89,3 +89,23 @@ func BenchmarkVisitParts(b *testing.B) {
 		}
 	})
 }
+
+// A counted visit of a known visitor over the memory store does not
+// allocate: the day, the salt, the visitor id and the bot check are cached
+// or pooled.
+func TestVisitDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	ctx := context.Background()
+	v := NewVisitors(NewMemory(), VisitorOptions{})
+	r := httptest.NewRequest("GET", "/count", nil)
+	r.RemoteAddr = "192.0.2.1:1234"
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+	if _, skip, err := v.Visit(ctx, r, "count"); err != nil || skip != Counted {
+		t.Fatal(err, skip)
+	}
+	if n := testing.AllocsPerRun(200, func() { v.Visit(ctx, r, "count") }); n != 0 {
+		t.Errorf("Visit allocates %v times", n)
+	}
+}
