@@ -240,7 +240,8 @@ func BenchmarkBadgeHandler(b *testing.B) {
 // id, markers, today's numbers) against the same handler with visitors off
 // (the store itself) in the same run and store: x-bare is on's time as a
 // multiple of off's. "returning" is one visitor again and again;
-// "new-visitors" comes from another address every request.
+// "new-visitors" comes from another address every request (past 100,000
+// requests Memory's marker cap is reached, and it logs so once a minute).
 //
 //	go test -run '^$' -bench 'JSONHandlerVisitors' -count 5 .
 func BenchmarkJSONHandlerVisitors(b *testing.B) {
