@@ -4,10 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dchest/siphash"
 
 	"github.com/resumecounter/counter/internal/bots"
 )
@@ -111,25 +112,11 @@ type VisitReader interface {
 	Stats(ctx context.Context, key string) (Stats, error)
 }
 
-// daySalt is one day's salt, kept as the SHA-256 states after HMAC's
-// inner and outer key blocks, so that a visitor id hashes three blocks
-// rather than five.
+// daySalt is one day's salt, kept as the SipHash key derived from it.
 type daySalt struct {
-	day          Date
-	inner, outer []byte // marshalled sha256 states
+	day    Date
+	k0, k1 uint64
 }
-
-// hmacScratch is a SHA-256 hash and a message buffer, pooled so that
-// visitor ids cost no allocation.
-type hmacScratch struct {
-	h   hash.Hash
-	msg []byte
-	sum []byte
-}
-
-var hmacPool = sync.Pool{New: func() any {
-	return &hmacScratch{h: sha256.New(), msg: make([]byte, 0, 512), sum: make([]byte, 0, sha256.Size)}
-}}
 
 // saltFetch is a DaySalt call in flight, shared by every request that
 // needs that day's salt meanwhile.
@@ -141,8 +128,9 @@ type saltFetch struct {
 
 // NewVisitors returns a Visitors counting on store. A visitor is one client
 // address (an IPv4 address, or an IPv6 /64) with one User-Agent, per key
-// and per day: its id is HMAC-SHA256, keyed with the day's salt, of the
-// address, the User-Agent and the key, cut to 16 bytes ([VisitorID]). The
+// and per day: its id is SipHash-2-4 (128 bits, [VisitorID]), keyed with a
+// key derived from the day's salt, of the address, the User-Agent and the
+// key, as Plausible does. The
 // salt is 32 random bytes the store keeps for that day only, shared by
 // every process using the store, and deleted within 48 hours; after that
 // nothing stored links a visitor id to an address, even for someone
@@ -391,56 +379,36 @@ func (v *Visitors) fetchSalt(ctx, caller context.Context, day Date) (*daySalt, e
 	if err != nil {
 		return nil, fmt.Errorf("counter: salt of %s: %w", day, err)
 	}
-	if len(salt) == 0 || len(salt) > sha256.BlockSize {
-		return nil, fmt.Errorf("counter: salt of %s: store returned %d bytes", day, len(salt))
+	if len(salt) != SaltLen {
+		return nil, fmt.Errorf("counter: salt of %s: store returned %d bytes, want %d", day, len(salt), SaltLen)
 	}
-	var ipad, opad [sha256.BlockSize]byte
-	for i := range ipad {
-		var k byte
-		if i < len(salt) {
-			k = salt[i]
-		}
-		ipad[i], opad[i] = k^0x36, k^0x5c
-	}
-	s := &daySalt{day: day}
-	for _, p := range []struct {
-		pad   []byte
-		state *[]byte
-	}{{ipad[:], &s.inner}, {opad[:], &s.outer}} {
-		h := sha256.New()
-		h.Write(p.pad)
-		var err error
-		if *p.state, err = h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
-			return nil, fmt.Errorf("counter: salt of %s: %w", day, err)
-		}
-	}
-	return s, nil
+	return newDaySalt(day, salt), nil
 }
 
-// visitorID is HMAC-SHA256(salt, address ‖ 0 ‖ ua ‖ 0 ‖ key) cut to 16
-// bytes, where address is the 4 bytes of an IPv4 address or the first 8
-// bytes (the /64) of an IPv6 one. Written out rather than with crypto/hmac
-// so that the request path neither allocates nor hashes the key blocks.
+// newDaySalt derives the day's SipHash key from its salt: the first 16
+// bytes of SHA-256("counter visitor id" ‖ salt).
+func newDaySalt(day Date, salt []byte) *daySalt {
+	h := sha256.New()
+	h.Write([]byte("counter visitor id"))
+	h.Write(salt)
+	sum := h.Sum(nil)
+	return &daySalt{day: day, k0: binary.LittleEndian.Uint64(sum[0:8]), k1: binary.LittleEndian.Uint64(sum[8:16])}
+}
+
+// visitorID is SipHash-2-4-128, keyed with the day's key, of address ‖ 0 ‖
+// ua ‖ 0 ‖ key, where address is the 4 bytes of an IPv4 address or the
+// first 8 bytes (the /64) of an IPv6 one.
 func (s *daySalt) visitorID(addr netip.Addr, ua, key string) VisitorID {
-	x := hmacPool.Get().(*hmacScratch)
-	defer hmacPool.Put(x)
-	msg := appendClient(x.msg[:0], addr)
+	var buf [320]byte
+	msg := appendClient(buf[:0], addr)
 	msg = append(msg, 0)
 	msg = append(msg, ua...)
 	msg = append(msg, 0)
 	msg = append(msg, key...)
-	if cap(msg) <= 4096 {
-		x.msg = msg
-	}
-	u := x.h.(encoding.BinaryUnmarshaler)
-	u.UnmarshalBinary(s.inner) // cannot fail: a state this hash marshalled
-	x.h.Write(msg)
-	x.sum = x.h.Sum(x.sum[:0])
-	u.UnmarshalBinary(s.outer)
-	x.h.Write(x.sum)
-	x.sum = x.h.Sum(x.sum[:0])
+	lo, hi := siphash.Hash128(s.k0, s.k1, msg)
 	var id VisitorID
-	copy(id[:], x.sum)
+	binary.LittleEndian.PutUint64(id[:8], lo)
+	binary.LittleEndian.PutUint64(id[8:], hi)
 	return id
 }
 
