@@ -580,11 +580,16 @@ func TestBadgeIDs(t *testing.T) {
 	}
 	for _, st := range allStyles {
 		doc := checkBadge(t, counter.Badge{Label: "a", Message: "b", ID: "b7-", Style: st})
-		if st == counter.StyleFlat || st == counter.StylePlastic {
+		switch {
+		case st == counter.StyleFlat || st == counter.StylePlastic:
 			if fmt.Sprint(doc.ids) != "[b7-s b7-r]" {
 				t.Errorf("style %s: ids %q, want b7-s and b7-r", st, doc.ids)
 			}
-		} else if len(doc.ids) != 0 {
+		case st == counter.StyleSocial: // the label's gradient
+			if fmt.Sprint(doc.ids) != "[b7-s]" {
+				t.Errorf("style %s: ids %q, want b7-s", st, doc.ids)
+			}
+		case len(doc.ids) != 0:
 			t.Errorf("style %s: ids %q, want none", st, doc.ids)
 		}
 	}

@@ -341,13 +341,13 @@ func TestChartHandler(t *testing.T) {
 			if res.Header.Get("X-Content-Type-Options") != "nosniff" {
 				t.Errorf("no nosniff")
 			}
-			switch {
-			case c.want.status == 204:
+			switch c.want.status {
+			case 204:
 				if res.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
 					t.Errorf("Allow %q", res.Header.Get("Allow"))
 				}
 				return
-			case c.want.status == 200:
+			case 200:
 				if res.Header.Get("Cache-Control") != "no-cache" || res.Header.Get("Etag") == "" {
 					t.Errorf("caching headers %q, ETag %q", res.Header.Get("Cache-Control"), res.Header.Get("Etag"))
 				}
@@ -379,9 +379,9 @@ func TestChartHandlerETag(t *testing.T) {
 	f := newFakeDays()
 	h := counter.ChartHandler(f, counter.HandlerOptions{})
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/?days=30", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/?days=30", nil))
 	etag := rec.Header().Get("Etag")
-	req := httptest.NewRequest("GET", "/?days=30", nil)
+	req := httptest.NewRequest(http.MethodGet, "/?days=30", nil)
 	req.Header.Set("If-None-Match", etag)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -408,7 +408,7 @@ func TestChartHandlerCORS(t *testing.T) {
 		{"https://me.example", "https://me.example"},
 		{"https://me.example.evil", ""},
 	} {
-		req := httptest.NewRequest("GET", "/chart", nil)
+		req := httptest.NewRequest(http.MethodGet, "/chart", nil)
 		req.Header.Set("Origin", c.origin)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -450,7 +450,7 @@ func BenchmarkChart(b *testing.B) {
 		b.Run(fmt.Sprintf("handler/days=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			h := counter.ChartHandler(newFakeDays(), counter.HandlerOptions{})
-			req := httptest.NewRequest("GET", "/chart/visitors?days="+strconv.Itoa(n), nil)
+			req := httptest.NewRequest(http.MethodGet, "/chart/visitors?days="+strconv.Itoa(n), nil)
 			w := &discardWriter{h: http.Header{}}
 			for b.Loop() {
 				clear(w.h)
@@ -461,7 +461,7 @@ func BenchmarkChart(b *testing.B) {
 	b.Run("baseline/badge-handler", func(b *testing.B) {
 		b.ReportAllocs()
 		h := counter.BadgeHandler(counter.NewMemory(), counter.HandlerOptions{})
-		req := httptest.NewRequest("GET", "/badge?hit=false", nil)
+		req := httptest.NewRequest(http.MethodGet, "/badge?hit=false", nil)
 		w := &discardWriter{h: http.Header{}}
 		for b.Loop() {
 			clear(w.h)

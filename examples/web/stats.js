@@ -33,7 +33,7 @@
     var path = encodeURIComponent(key)
     var badge = base + '/badge/' + path
     var chart = base + '/chart/' + path + '?days=' + days
-    var page = new URL(script.src, location.href).href.replace(/stats\.js(\?.*)?$/, 'counter.js')
+    var page = new URL(script && script.src ? script.src : 'stats.js', location.href).href.replace(/stats\.js(\?.*)?$/, 'counter.js')
     text('[data-stats-snippet="img"]', '<img src="' + badge + '" alt="' + key + '">')
     text('[data-stats-snippet="md"]', '![' + key + '](' + badge + ')')
     text('[data-stats-snippet="chart"]', '<img src="' + chart + '" alt="' + key + ', last ' + days + ' days" width="640" height="220">')

@@ -54,7 +54,7 @@ func statsServer(t *testing.T, m *counter.Memory) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		json.NewEncoder(w).Encode(map[string]any{"key": key, "count": s.Count, "visitors": s.Visitors, "today": s.Today, "days": days})
+		_ = json.NewEncoder(w).Encode(map[string]any{"key": key, "count": s.Count, "visitors": s.Visitors, "today": s.Today, "days": days})
 	})
 	return mux
 }
