@@ -32,7 +32,8 @@ need_debian() {
 }
 
 # npm_ci installs the npm packages pinned in package-lock.json: dynalite,
-# playwright-core, badgen.
+# playwright-core, badgen, and the schemas examples/lambda checks its stacks
+# against: @aws-cdk/aws-service-spec and @cdktf/provider-aws (about 400 MB).
 npm_ci() {
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
