@@ -16,7 +16,7 @@
 //	                         answer 404 and are never written (default: any)
 //	AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, ...  as for any AWS SDK program
 //
-// See README.md for building and deploying.
+// See docs/deploy-aws.md for building and deploying.
 package main
 
 import (
