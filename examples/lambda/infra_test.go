@@ -423,7 +423,7 @@ func TestTerraform(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatalf("reserved_concurrent_executions: %v", diags)
 		}
-		if !got.RawEquals(c.want) && !(got.IsNull() && c.want.IsNull()) {
+		if !got.RawEquals(c.want) && (!got.IsNull() || !c.want.IsNull()) {
 			t.Errorf("reserved_concurrent_executions with max_concurrency = %d: %#v, want %#v", c.max, got, c.want)
 		}
 	}

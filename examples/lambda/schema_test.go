@@ -460,8 +460,8 @@ func TestSAMTemplateSchema(t *testing.T) {
 	}
 }
 
-// rename renames key old to new in the mapping at path.
-func rename(t *testing.T, tpl map[string]any, old, new string, path ...any) {
+// rename renames key old to to in the mapping at path.
+func rename(t *testing.T, tpl map[string]any, old, to string, path ...any) {
 	t.Helper()
 	m := get(t, tpl, path...).(map[string]any)
 	v, ok := m[old]
@@ -469,7 +469,7 @@ func rename(t *testing.T, tpl map[string]any, old, new string, path ...any) {
 		t.Fatalf("%v: no %s", path, old)
 	}
 	delete(m, old)
-	m[new] = v
+	m[to] = v
 }
 
 // --- Terraform -----------------------------------------------------------
@@ -583,7 +583,7 @@ func tfCheck(lib string, cfg tfConfig) []string {
 	var check func(where string, body *hclsyntax.Body, s *tfSchema, top bool)
 	check = func(where string, body *hclsyntax.Body, s *tfSchema, top bool) {
 		for _, name := range slices.Sorted(maps.Keys(body.Attributes)) {
-			if _, ok := s.args[name]; !ok && !(top && tfMeta[name]) {
+			if _, ok := s.args[name]; !ok && (!top || !tfMeta[name]) {
 				if _, isBlock := s.blocks[name]; isBlock {
 					errs = append(errs, fmt.Sprintf("%s: %s is a block, not an argument", where, name))
 				} else {
@@ -692,10 +692,10 @@ func TestTerraformSchema(t *testing.T) {
 		{"typo in a block type", func(cfg tfConfig) {
 			for _, b := range cfg.block(t, "aws_lambda_function.counter").Blocks {
 				if b.Type == "environment" {
-					b.Type = "enviroment"
+					b.Type = "environmen"
 				}
 			}
-		}, "aws_lambda_function.counter: unknown block enviroment"},
+		}, "aws_lambda_function.counter: unknown block environmen"},
 		{"missing required argument", func(cfg tfConfig) {
 			delete(cfg.block(t, "aws_lambda_function_url.counter").Attributes, "authorization_type")
 		}, "aws_lambda_function_url.counter: missing required argument authorization_type"},
@@ -704,9 +704,9 @@ func TestTerraformSchema(t *testing.T) {
 		}, "aws_lambda_functionurl.counter: unknown aws_lambda_functionurl"},
 		{"typo in a variable", func(cfg tfConfig) {
 			b := cfg.block(t, "var.table_name")
-			b.Attributes["defualt"] = b.Attributes["default"]
+			b.Attributes["deflt"] = b.Attributes["default"]
 			delete(b.Attributes, "default")
-		}, "var.table_name: unknown argument defualt"},
+		}, "var.table_name: unknown argument deflt"},
 	}
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
