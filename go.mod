@@ -1,6 +1,6 @@
 module github.com/resumecounter/counter
 
-go 1.25.0
+go 1.24.0
 
 require (
 	github.com/aws/aws-lambda-go v1.54.0
@@ -13,7 +13,6 @@ require (
 	github.com/rs/cors v1.11.1
 	github.com/zclconf/go-cty v1.16.3
 	go.etcd.io/bbolt v1.4.3
-	golang.org/x/image v0.39.0
 	golang.org/x/time v0.14.0
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -34,9 +33,9 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0 // indirect
 	github.com/dchest/siphash v1.2.3 // indirect
 	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
-	golang.org/x/mod v0.34.0 // indirect
-	golang.org/x/sync v0.20.0 // indirect
-	golang.org/x/sys v0.42.0 // indirect
-	golang.org/x/text v0.36.0 // indirect
-	golang.org/x/tools v0.43.0 // indirect
+	golang.org/x/mod v0.17.0 // indirect
+	golang.org/x/sync v0.14.0 // indirect
+	golang.org/x/sys v0.33.0 // indirect
+	golang.org/x/text v0.25.0 // indirect
+	golang.org/x/tools v0.21.1-0.20240508182429-e35e4ccd0d2d // indirect
 )

@@ -1,6 +1,12 @@
 # Install steps shared by scripts/test.sh and scripts/bench.sh; source it
 # from the module root. Each step installs only what is missing or stale.
 
+# Go 1.27.3 for every build, test, tool and benchmark: the go command fetches
+# it from the Go module proxy once (about 76 MB) when the machine has another
+# release. go1.26.8, the machines' own, carries standard-library
+# vulnerabilities and a fuzz-coordinator race (golang/go#75804).
+export GOTOOLCHAIN=go1.27.3
+
 export GOBIN="$PWD/.tools/bin"
 export PATH="$GOBIN:$PATH"
 
@@ -26,7 +32,8 @@ need_debian() {
 }
 
 # npm_ci installs the npm packages pinned in package-lock.json: dynalite,
-# playwright-core, badgen.
+# playwright-core, badgen, and the schemas examples/lambda checks its stacks
+# against: @aws-cdk/aws-service-spec and @cdktf/provider-aws (about 400 MB).
 npm_ci() {
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error

@@ -2,13 +2,13 @@ package main
 
 // Offline checks of the infrastructure code: template.yaml (AWS SAM) and
 // terraform/*.tf describe the same stack, and both grant the function
-// exactly dynamodb:UpdateItem and dynamodb:GetItem on its table. These
+// exactly the DynamoDB actions the stores call (wantActions) on its table.
+// schema_test.go checks both against AWS's and Terraform's schemas. These
 // imports are test-only: they do not reach the Lambda binary.
 
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -25,7 +25,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var wantActions = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"} // sorted
+// wantActions are what the stores call: UpdateItem counts, GetItem and
+// BatchGetItem read counts, visitor stats and sharded counts, PutItem and
+// DeleteItem write and remove visitor markers and daily salts.
+var wantActions = []string{ // sorted
+	"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+}
 
 // --- AWS SAM -------------------------------------------------------------
 
@@ -142,6 +147,7 @@ func TestSAMTemplate(t *testing.T) {
 	check("billing mode", get(t, table, "Properties", "BillingMode"), "PAY_PER_REQUEST")
 	check("key schema", get(t, table, "Properties", "KeySchema"), []any{map[string]any{"AttributeName": "id", "KeyType": "HASH"}})
 	check("attributes", get(t, table, "Properties", "AttributeDefinitions"), []any{map[string]any{"AttributeName": "id", "AttributeType": "S"}})
+	check("time to live", get(t, table, "Properties", "TimeToLiveSpecification"), map[string]any{"AttributeName": "ttl", "Enabled": true})
 
 	fn := get(t, tpl, "Resources", "CounterFunction")
 	props := get(t, fn, "Properties")
@@ -149,14 +155,24 @@ func TestSAMTemplate(t *testing.T) {
 	check("runtime", get(t, props, "Runtime"), "provided.al2023")
 	check("architectures", get(t, props, "Architectures"), []any{"arm64"})
 	check("handler", get(t, props, "Handler"), "bootstrap")
-	check("reserved concurrency", get(t, props, "ReservedConcurrentExecutions"), ref("MaxConcurrency"))
-	if d, _ := get(t, tpl, "Parameters", "MaxConcurrency", "Default").(int); d < 1 || d > 100 {
-		t.Errorf("MaxConcurrency default %d: want a small cap", d)
-	}
+	// Reserved concurrency is opt-in: with the default 0 the property is
+	// left out (AWS::NoValue), as a reservation on an account whose quota
+	// is below it + 100 fails to deploy.
+	check("reserved concurrency", get(t, props, "ReservedConcurrentExecutions"),
+		map[string]any{"Fn::If": []any{"Reserve", ref("MaxConcurrency"), ref("AWS::NoValue")}})
+	check("Reserve condition", get(t, tpl, "Conditions", "Reserve"),
+		map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("MaxConcurrency"), 0}}}})
+	check("MaxConcurrency default", get(t, tpl, "Parameters", "MaxConcurrency", "Default"), 0)
+	check("MaxConcurrency minimum", get(t, tpl, "Parameters", "MaxConcurrency", "MinValue"), 0)
 	check("COUNTER_TABLE", get(t, props, "Environment", "Variables", "COUNTER_TABLE"), ref("TableName"))
-	check("COUNTER_ALLOWED_ORIGINS (function CORS off)", get(t, props, "Environment", "Variables", "COUNTER_ALLOWED_ORIGINS"), "")
+	// One place decides CORS: the handlers, from COUNTER_ALLOWED_ORIGINS.
+	check("COUNTER_ALLOWED_ORIGINS", get(t, props, "Environment", "Variables", "COUNTER_ALLOWED_ORIGINS"), ref("AllowedOrigin"))
+	check("COUNTER_KEYS", get(t, props, "Environment", "Variables", "COUNTER_KEYS"), ref("AllowedKeys"))
+	check("AllowedKeys default", get(t, tpl, "Parameters", "AllowedKeys", "Default"), "visitors")
 	check("URL auth", get(t, props, "FunctionUrlConfig", "AuthType"), "NONE")
-	check("URL CORS origins", get(t, props, "FunctionUrlConfig", "Cors", "AllowOrigins"), []any{ref("AllowedOrigin")})
+	if _, ok := get(t, props, "FunctionUrlConfig").(map[string]any)["Cors"]; ok {
+		t.Error("FunctionUrlConfig has Cors: the handlers answer CORS, and both would double the headers")
+	}
 	check("URL output", get(t, tpl, "Outputs", "CounterUrl", "Value"), map[string]any{"Fn::GetAtt": []any{"CounterFunctionUrl", "FunctionUrl"}})
 
 	// The only permissions: one statement, exactly the two actions, on
@@ -239,21 +255,6 @@ func TestSAMTemplateReferences(t *testing.T) {
 	// The test itself must see references to check.
 	if !known["TableName"] || !known["CounterTable"] {
 		t.Fatal("parameters or resources not found")
-	}
-}
-
-// TestSAMTemplateCfnLint runs cfn-lint, which applies the SAM transform and
-// checks the result against CloudFormation's resource schemas, when it is
-// installed (pip install cfn-lint==1.51.0). It is an extra: the checks above
-// need nothing but Go.
-func TestSAMTemplateCfnLint(t *testing.T) {
-	lint, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		t.Skip("cfn-lint not installed (pip install cfn-lint==1.51.0); the YAML checks ran without it")
-	}
-	out, err := exec.Command(lint, "template.yaml").CombinedOutput()
-	if err != nil {
-		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}
 }
 
@@ -401,15 +402,56 @@ func TestTerraform(t *testing.T) {
 	check("hash key", literal(t, attr(t, table, "hash_key")), "id")
 	a := child(t, table, "attribute")
 	check("attribute", []any{literal(t, attr(t, a, "name")), literal(t, attr(t, a, "type"))}, []any{"id", "S"})
+	ttl := child(t, table, "ttl")
+	check("ttl", []any{literal(t, attr(t, ttl, "attribute_name")), literal(t, attr(t, ttl, "enabled"))}, []any{"ttl", true})
 
 	fn := cfg.block(t, "aws_lambda_function.counter")
 	check("runtime", literal(t, attr(t, fn, "runtime")), "provided.al2023")
 	check("architectures", literal(t, attr(t, fn, "architectures")), []any{"arm64"})
 	check("handler", literal(t, attr(t, fn, "handler")), "bootstrap")
-	check("reserved concurrency", traversal(attr(t, fn, "reserved_concurrent_executions")), "var.max_concurrency")
-	if d, _ := literal(t, attr(t, cfg.block(t, "var.max_concurrency"), "default")).(float64); d < 1 || d > 100 {
-		t.Errorf("max_concurrency default %v: want a small cap", d)
+	// Reserved concurrency is opt-in: 0 (the default) must become null (no
+	// reservation), never 0, which would stop the function.
+	check("max_concurrency default", literal(t, attr(t, cfg.block(t, "var.max_concurrency"), "default")), 0.0)
+	for _, c := range []struct {
+		max  int64
+		want cty.Value
+	}{{0, cty.NullVal(cty.Number)}, {5, cty.NumberIntVal(5)}, {1000, cty.NumberIntVal(1000)}} {
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
+			"var": cty.ObjectVal(map[string]cty.Value{"max_concurrency": cty.NumberIntVal(c.max)}),
+		}}
+		got, diags := attr(t, fn, "reserved_concurrent_executions").Value(ctx)
+		if diags.HasErrors() {
+			t.Fatalf("reserved_concurrent_executions: %v", diags)
+		}
+		if !got.RawEquals(c.want) && (!got.IsNull() || !c.want.IsNull()) {
+			t.Errorf("reserved_concurrent_executions with max_concurrency = %d: %#v, want %#v", c.max, got, c.want)
+		}
 	}
+	// zip_file defaults to function.zip beside the module, wherever
+	// terraform runs: the default is resolved against path.module.
+	check("zip_file default", literal(t, attr(t, cfg.block(t, "var.zip_file"), "default")), nil)
+	for _, c := range []struct {
+		zip  cty.Value
+		want string
+	}{{cty.NullVal(cty.String), "/src/examples/lambda/terraform/../function.zip"}, {cty.StringVal("/x/f.zip"), "/x/f.zip"}} {
+		ctx := &hcl.EvalContext{
+			Variables: map[string]cty.Value{
+				"var":  cty.ObjectVal(map[string]cty.Value{"zip_file": c.zip}),
+				"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal("/src/examples/lambda/terraform")}),
+			},
+			Functions: map[string]function.Function{"coalesce": stdlib.CoalesceFunc},
+		}
+		la, ok := cfg.attrs["local.zip_file"]
+		if !ok {
+			t.Fatal("no local.zip_file")
+		}
+		got, diags := la.Expr.Value(ctx)
+		if diags.HasErrors() {
+			t.Fatalf("local.zip_file: %v", diags)
+		}
+		check("local.zip_file", got.AsString(), c.want)
+	}
+	check("filename", traversal(attr(t, fn, "filename")), "local.zip_file")
 	env, ok := attr(t, child(t, fn, "environment"), "variables").(*hclsyntax.ObjectConsExpr)
 	if !ok {
 		t.Fatal("environment.variables is not an object")
@@ -423,18 +465,24 @@ func TestTerraform(t *testing.T) {
 		vars[k.AsString()] = item.ValueExpr
 	}
 	check("COUNTER_TABLE", traversal(vars["COUNTER_TABLE"]), "var.table_name")
-	check("COUNTER_ALLOWED_ORIGINS (function CORS off)", literal(t, vars["COUNTER_ALLOWED_ORIGINS"]), "")
+	// One place decides CORS: the handlers, from COUNTER_ALLOWED_ORIGINS.
+	check("COUNTER_ALLOWED_ORIGINS", traversal(vars["COUNTER_ALLOWED_ORIGINS"]), "var.allowed_origin")
+	check("COUNTER_KEYS", traversal(vars["COUNTER_KEYS"]), "var.allowed_keys")
+	check("allowed_keys default", literal(t, attr(t, cfg.block(t, "var.allowed_keys"), "default")), "visitors")
 
 	url := cfg.block(t, "aws_lambda_function_url.counter")
 	check("URL function", renderTraversal(attr(t, url, "function_name").Variables()[0]), "aws_lambda_function.counter.function_name")
 	check("URL auth", literal(t, attr(t, url, "authorization_type")), "NONE")
-	origins, ok := attr(t, child(t, url, "cors"), "allow_origins").(*hclsyntax.TupleConsExpr)
-	if !ok || len(origins.Exprs) != 1 || traversal(origins.Exprs[0]) != "var.allowed_origin" {
-		t.Errorf("URL CORS allow_origins is not [var.allowed_origin]")
+	for _, b := range url.Blocks {
+		if b.Type == "cors" {
+			t.Error("aws_lambda_function_url has a cors block: the handlers answer CORS, and both would double the headers")
+		}
 	}
 	check("URL output", traversal(attr(t, cfg.block(t, "output.counter_url"), "value")), "aws_lambda_function_url.counter.function_url")
 
-	// Public URL: both statements that Lambda requires since October 2025.
+	// Public URL: aws_lambda_function_url adds the lambda:InvokeFunctionUrl
+	// statement itself; the stack adds lambda:InvokeFunction through the URL,
+	// which Lambda requires too since October 2025.
 	perms := map[string]map[string]any{}
 	for key, b := range cfg.blocks {
 		if !strings.HasPrefix(key, "aws_lambda_permission.") {
@@ -451,15 +499,11 @@ func TestTerraform(t *testing.T) {
 		delete(p, "statement_id")
 		perms[p["action"].(string)] = p
 	}
-	check("InvokeFunctionUrl permission", perms["lambda:InvokeFunctionUrl"], map[string]any{
-		"action": "lambda:InvokeFunctionUrl", "function_name": "aws_lambda_function.counter.function_name",
-		"principal": "*", "function_url_auth_type": "NONE",
-	})
 	check("InvokeFunction permission", perms["lambda:InvokeFunction"], map[string]any{
 		"action": "lambda:InvokeFunction", "function_name": "aws_lambda_function.counter.function_name",
 		"principal": "*", "invoked_via_function_url": true,
 	})
-	check("permissions", len(perms), 2)
+	check("permissions", len(perms), 1)
 
 	// The only grant: exactly the two actions on exactly the table's ARN.
 	var policies []string
@@ -543,6 +587,11 @@ func TestTerraformReferences(t *testing.T) {
 			parts := strings.Split(renderTraversal(tr), ".")
 			var key string
 			switch parts[0] {
+			case "path", "terraform":
+				if r := renderTraversal(tr); r != "path.module" && r != "path.root" && r != "path.cwd" && r != "terraform.workspace" {
+					t.Errorf("%s: %s is not a Terraform built-in", tr.SourceRange(), r)
+				}
+				continue
 			case "var", "local":
 				key = parts[0] + "." + parts[1]
 			case "data":

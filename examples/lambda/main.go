@@ -20,7 +20,7 @@
 //	                         X-Forwarded-For entries name the client (default 0)
 //	AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, ...  as for any AWS SDK program
 //
-// See README.md for building and deploying.
+// See docs/deploy-aws.md for building and deploying.
 package main
 
 import (

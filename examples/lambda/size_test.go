@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,15 +76,41 @@ func sizes(t *testing.T, bootstrap string) (bin, zipped int64) {
 	return st.Size(), int64(buf.Len())
 }
 
-var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+var (
+	initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	// A line of GODEBUG=inittrace=1: one package's init functions.
+	initTrace = regexp.MustCompile(`(?m)^init (\S+) @[0-9.]+ ms, ([0-9.]+) ms clock, [0-9]+ bytes, [0-9]+ allocs`)
+)
+
+// pkgInit sums the package init times in a GODEBUG=inittrace=1 log: all
+// packages, and those of the AWS SDK (aws-sdk-go-v2 and smithy-go). The
+// emulator, started with the same environment, traces its own inits first:
+// only lines after its INIT START are the function's.
+func pkgInit(log string) (all, sdk float64, n int) {
+	_, log, ok := strings.Cut(log, "INIT START")
+	if !ok {
+		return 0, 0, 0
+	}
+	for _, m := range initTrace.FindAllStringSubmatch(log, -1) {
+		ms, _ := strconv.ParseFloat(m[2], 64)
+		all += ms
+		if strings.HasPrefix(m[1], "github.com/aws/aws-sdk-go-v2") || strings.HasPrefix(m[1], "github.com/aws/smithy-go") {
+			sdk += ms
+		}
+		n++
+	}
+	return all, sdk, n
+}
 
 // BenchmarkColdStart starts a fresh emulator and binary per iteration and
 // invokes it once, for the counter and for a hello-world function built the
-// same way. It reports the emulator's init duration (process start to the
-// runtime asking for its first event, what Lambda bills as Init Duration)
-// and the first answer's latency (init plus one invocation, which for the
-// counter includes its first DynamoDB call), each with the counter/hello
-// ratio. Figures are medians over the iterations.
+// same way. It reports the time to the first answer (process start, init
+// and one invocation, which for the counter includes its first DynamoDB
+// call) with the counter/hello ratio, and the init breakdown: the
+// emulator's init duration (process start to the runtime asking for its
+// first event, what Lambda bills as Init Duration) and, from
+// GODEBUG=inittrace=1, the time spent in package init functions, all and
+// the AWS SDK's. Figures are medians over the iterations.
 func BenchmarkColdStart(b *testing.B) {
 	testenv.RIE(b)
 	client := testenv.Dynalite(b)
@@ -104,6 +131,7 @@ func BenchmarkColdStart(b *testing.B) {
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
 		"COUNTER_TABLE=" + table,
+		"GODEBUG=inittrace=1", // the runtime traces package inits to stderr
 	}
 	ev, err := os.ReadFile(filepath.Join("testdata", "function-url.json"))
 	if err != nil {
@@ -111,8 +139,9 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 
 	// coldStart runs one fresh emulator with bin and returns the init
-	// duration it reports and the first invocation's latency, in ms.
-	coldStart := func(bin string) (initMs, firstMs float64) {
+	// duration it reports, the first invocation's latency and the time in
+	// package init functions (all, the SDK's), in ms.
+	coldStart := func(bin string) (initMs, firstMs, pkgMs, sdkMs float64) {
 		fn := testenv.StartLambda(b, bin, env...)
 		start := time.Now()
 		out := fn.Invoke(b, ev)
@@ -131,25 +160,32 @@ func BenchmarkColdStart(b *testing.B) {
 				b.Fatalf("no INIT REPORT in the emulator log:\n%s", fn.Log())
 			}
 		}
-		return initMs, firstMs
+		pkgMs, sdkMs, n := pkgInit(fn.Log())
+		if n == 0 {
+			b.Fatalf("no GODEBUG=inittrace=1 lines in the emulator log:\n%s", fn.Log())
+		}
+		return initMs, firstMs, pkgMs, sdkMs
 	}
 
 	// Medians: other processes on a shared machine make the means jumpy.
-	var counterInit, helloInit, counterFirst, helloFirst []float64
+	var counterInit, helloInit, counterFirst, helloFirst, counterPkg, helloPkg, counterSDK []float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ci, cf := coldStart(counterBin) // interleaved, so drift hits both alike
-		hi, hf := coldStart(helloBin)
+		ci, cf, cp, cs := coldStart(counterBin) // interleaved, so drift hits both alike
+		hi, hf, hp, _ := coldStart(helloBin)
 		counterInit, counterFirst = append(counterInit, ci), append(counterFirst, cf)
 		helloInit, helloFirst = append(helloInit, hi), append(helloFirst, hf)
+		counterPkg, helloPkg, counterSDK = append(counterPkg, cp), append(helloPkg, hp), append(counterSDK, cs)
 	}
-	ci, hi, cf, hf := median(counterInit), median(helloInit), median(counterFirst), median(helloFirst)
-	b.ReportMetric(ci, "counter-init-ms")
-	b.ReportMetric(hi, "hello-init-ms")
-	b.ReportMetric(ci/hi, "init-ratio")
+	cf, hf := median(counterFirst), median(helloFirst)
 	b.ReportMetric(cf, "counter-first-ms")
 	b.ReportMetric(hf, "hello-first-ms")
 	b.ReportMetric(cf/hf, "first-ratio")
+	b.ReportMetric(median(counterInit), "counter-init-ms")
+	b.ReportMetric(median(helloInit), "hello-init-ms")
+	b.ReportMetric(median(counterPkg), "counter-pkginit-ms")
+	b.ReportMetric(median(helloPkg), "hello-pkginit-ms")
+	b.ReportMetric(median(counterSDK), "counter-sdkinit-ms")
 }
 
 func median(xs []float64) float64 {
@@ -159,4 +195,25 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// The cold-start breakdown counts the function's package inits only, not
+// the emulator's, which trace first with the same GODEBUG.
+func TestPkgInit(t *testing.T) {
+	log := `init github.com/aws/aws-lambda-runtime-interface-emulator/internal/telemetry @489 ms, 46 ms clock, 222960 bytes, 3301 allocs
+01 Dec 2026 22:22:54,412 [INFO] (rapid) exec './bootstrap' (cwd=/tmp, handler=)
+01 Dec 2026 22:22:56,400 [INFO] (rapid) INIT START(type: on-demand, phase: init)
+init runtime @0.010 ms, 0.25 ms clock, 0 bytes, 0 allocs
+init github.com/aws/aws-sdk-go-v2/aws @1.2 ms, 1.5 ms clock, 4096 bytes, 40 allocs
+init github.com/aws/smithy-go/document @3.0 ms, 0.5 ms clock, 64 bytes, 1 allocs
+init net/http @4.0 ms, 0.75 ms clock, 1920 bytes, 22 allocs
+01 Dec 2026 22:22:56,517 [INFO] (rapid) INIT REPORT(durationMs: 116.927000)
+`
+	all, sdk, n := pkgInit(log)
+	if all != 3 || sdk != 2 || n != 4 {
+		t.Errorf("pkgInit = %v ms, SDK %v ms, %d packages; want 3, 2, 4", all, sdk, n)
+	}
+	if _, _, n := pkgInit("init runtime @0.010 ms, 0.25 ms clock, 0 bytes, 0 allocs\n"); n != 0 {
+		t.Errorf("counted %d inits before INIT START", n)
+	}
 }

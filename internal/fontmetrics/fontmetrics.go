@@ -6,7 +6,7 @@
 // checks every rune and kerning pair against Chromium's own measurements.
 package fontmetrics
 
-//go:generate go run ./gen -o tables.go
+//go:generate go run -C gen . -o ../tables.go
 
 // UnitsPerEm is the size of the em square the tables are measured in.
 const UnitsPerEm = 2048

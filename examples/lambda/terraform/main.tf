@@ -11,6 +11,13 @@ resource "aws_dynamodb_table" "counter" {
     name = "id"
     type = "S"
   }
+
+  # Visitor markers and daily salts carry their expiry, in epoch seconds, in
+  # "ttl"; DynamoDB deletes them some time after it.
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
 }
 
 data "aws_dynamodb_table" "existing" {
@@ -20,6 +27,9 @@ data "aws_dynamodb_table" "existing" {
 
 locals {
   table_arn = var.create_table ? aws_dynamodb_table.counter[0].arn : data.aws_dynamodb_table.existing[0].arn
+  # A variable's default cannot name path.module: resolve the default here,
+  # against this module's directory rather than where terraform runs.
+  zip_file = coalesce(var.zip_file, "${path.module}/../function.zip")
 }
 
 data "aws_partition" "current" {}
@@ -41,8 +51,9 @@ resource "aws_iam_role_policy_attachment" "logs" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 }
 
-# The function may count (UpdateItem) and read (GetItem) in its table, and
-# nothing else.
+# The function may count (UpdateItem), read (GetItem, BatchGetItem for
+# sharded counts and visitor stats) and write and remove its visitor markers
+# and daily salts (PutItem, DeleteItem) in its table, and nothing else.
 resource "aws_iam_role_policy" "table" {
   name = "counter-table"
   role = aws_iam_role.counter.id
@@ -50,7 +61,7 @@ resource "aws_iam_role_policy" "table" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+      Action   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
       Resource = local.table_arn
     }]
   })
@@ -59,47 +70,41 @@ resource "aws_iam_role_policy" "table" {
 resource "aws_lambda_function" "counter" {
   function_name                  = var.function_name
   role                           = aws_iam_role.counter.arn
-  filename                       = var.zip_file
-  source_code_hash               = filebase64sha256(var.zip_file)
+  filename                       = local.zip_file
+  source_code_hash               = filebase64sha256(local.zip_file)
   handler                        = "bootstrap"
   runtime                        = "provided.al2023"
   architectures                  = ["arm64"]
   memory_size                    = 128
   timeout                        = 5
-  reserved_concurrent_executions = var.max_concurrency
+  # 0 means no reservation (null leaves the provider's -1, unreserved); a
+  # reservation of 0 would stop the function.
+  reserved_concurrent_executions = var.max_concurrency > 0 ? var.max_concurrency : null
 
   environment {
     variables = {
       COUNTER_TABLE = var.table_name
-      # Empty: the function adds no CORS headers; the Function URL's CORS
-      # answers instead (both would double the headers).
-      COUNTER_ALLOWED_ORIGINS = ""
+      # The handlers answer CORS, preflight included (GET, HEAD, POST,
+      # OPTIONS; ETag exposed); the Function URL has no cors block.
+      COUNTER_ALLOWED_ORIGINS = var.allowed_origin
+      COUNTER_KEYS            = var.allowed_keys
     }
   }
 
   depends_on = [aws_iam_role_policy_attachment.logs, aws_iam_role_policy.table]
 }
 
+# No cors block: the function answers CORS (COUNTER_ALLOWED_ORIGINS); both
+# would double the headers, and browsers refuse doubled ones. With
+# authorization_type NONE the provider adds the lambda:InvokeFunctionUrl
+# statement (FunctionURLAllowPublicAccess) itself.
 resource "aws_lambda_function_url" "counter" {
   function_name      = aws_lambda_function.counter.function_name
   authorization_type = "NONE"
-
-  cors {
-    allow_origins = [var.allowed_origin]
-    allow_methods = ["GET", "HEAD"]
-    max_age       = 300
-  }
 }
 
-# A public Function URL needs both statements since October 2025.
-resource "aws_lambda_permission" "url" {
-  statement_id           = "CounterPublicFunctionUrl"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.counter.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
+# Since October 2025 a public Function URL also needs lambda:InvokeFunction,
+# limited to calls through the URL (invoked_via_function_url).
 resource "aws_lambda_permission" "url_invoke" {
   statement_id             = "CounterPublicFunctionUrlInvoke"
   action                   = "lambda:InvokeFunction"
