@@ -25,11 +25,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// wantActions are what the stores call: UpdateItem counts, GetItem and
-// BatchGetItem read counts, visitor stats and sharded counts, PutItem and
-// DeleteItem write and remove visitor markers and daily salts.
+// wantActions are what the store calls (counter.DynamoAPI lists them):
+// UpdateItem counts and writes visitor markers and daily salts, GetItem and
+// BatchGetItem read counts, visits, history and sharded counts.
 var wantActions = []string{ // sorted
-	"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+	"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
 }
 
 // --- AWS SAM -------------------------------------------------------------

@@ -51,9 +51,10 @@ resource "aws_iam_role_policy_attachment" "logs" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 }
 
-# The function may count (UpdateItem), read (GetItem, BatchGetItem for
-# sharded counts and visitor stats) and write and remove its visitor markers
-# and daily salts (PutItem, DeleteItem) in its table, and nothing else.
+# The function may count and write its visitor markers and daily salts
+# (UpdateItem: the store writes nothing any other way) and read (GetItem,
+# BatchGetItem for visits, history and sharded counts) in its table, and
+# nothing else.
 resource "aws_iam_role_policy" "table" {
   name = "counter-table"
   role = aws_iam_role.counter.id
@@ -61,7 +62,7 @@ resource "aws_iam_role_policy" "table" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+      Action   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"]
       Resource = local.table_arn
     }]
   })
