@@ -17,7 +17,14 @@ import (
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{}) // the fault test's refused dials are expected
+	testenv.Main(m)
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 var seq atomic.Int64
 

@@ -160,11 +160,12 @@ func postgresUser() (*syscall.Credential, string, error) {
 // authentication for user postgres on loopback only) and starts a server
 // on a free port of 127.0.0.1 with its socket in the data directory and
 // PostgreSQL's default durability (fsync on, synchronous commit). The
-// server is killed when the test ends. Without PostgreSQL 15 the test
-// skips, or fails under CI=true.
-func NewPostgres(tb testing.TB) *Server {
+// server is killed when the test ends. args are more server arguments
+// ("-c", "name=value"). Without PostgreSQL 15 the test skips, or fails under
+// CI=true.
+func NewPostgres(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	s, dir, err := newPostgres()
+	s, dir, err := newPostgres(args...)
 	if err != nil {
 		Missing(tb, "PostgreSQL: "+err.Error())
 	}
@@ -210,7 +211,7 @@ func PostgresURLOf(s *Server) string {
 	return "postgres://postgres@" + s.Addr() + "/postgres?sslmode=disable"
 }
 
-func newPostgres() (*Server, string, error) {
+func newPostgres(args ...string) (*Server, string, error) {
 	bin := filepath.Join(PostgresBin, "postgres")
 	if _, err := os.Stat(bin); err != nil {
 		return nil, "", fmt.Errorf("%s not found (Debian package postgresql)", bin)
@@ -246,6 +247,7 @@ func newPostgres() (*Server, string, error) {
 	s := &Server{Name: "postgres", Port: port, Dir: dir, cred: cred, args: []string{bin,
 		"-D", data, "-p", port, "-k", dir, "-c", "listen_addresses=127.0.0.1",
 		"-c", "max_connections=100", "-c", "shared_buffers=32MB"}}
+	s.args = append(s.args, args...)
 	isReady := filepath.Join(PostgresBin, "pg_isready")
 	if err := s.start(func() error {
 		return exec.Command(isReady, "-q", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "postgres").Run()
