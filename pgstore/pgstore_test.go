@@ -175,3 +175,15 @@ func TestOpen(t *testing.T) {
 		t.Fatal("Open of a closed port succeeded")
 	}
 }
+
+// TestSchemaDocumented checks that docs/stores-servers.md shows the SQL
+// that Migrate runs, for owners who manage schemas themselves.
+func TestSchemaDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/stores-servers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```sql\n"+schema(DefaultPrefix)+"```") {
+		t.Fatalf("docs/stores-servers.md does not show the schema Migrate runs:\n%s", schema(DefaultPrefix))
+	}
+}
