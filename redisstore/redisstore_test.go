@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,10 +133,15 @@ func TestKeyLayout(t *testing.T) {
 	if _, _, err := s.RecordVisit(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	var (
+		mu    sync.Mutex
+		names []string
+	)
 	err := c.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 		ks, err := m.Keys(ctx, s.prefix+":*").Result()
+		mu.Lock()
 		names = append(names, ks...)
+		mu.Unlock()
 		return err
 	})
 	if err != nil {
