@@ -336,7 +336,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	st := counter.Stats{Key: v.Key, Today: counter.Day{Date: v.Date}}
 	var ok bool
 	err := s.pool.QueryRow(ctx, s.sql.visit, v.Key, v.ID, v.Time.Add(counter.VisitIDTTL), v.Time,
-		vmark, visitorExpiry(v.Date), v.Date.Time()).
+		vmark, counter.VisitorExpiry(v.Date), v.Date.Time()).
 		Scan(&ok, &st.Count, &st.Visitors, &st.Today.Count, &st.Today.Visitors)
 	if err != nil {
 		return counter.Stats{}, false, wrap(fmt.Sprintf("visit of %q", v.Key), err)
@@ -365,7 +365,7 @@ func (s *Store) Stats(ctx context.Context, key string, today counter.Date) (coun
 
 // History reads key's daily numbers from first to last in one query.
 func (s *Store) History(ctx context.Context, key string, first, last counter.Date) ([]counter.Day, error) {
-	if err := checkHistoryRange(key, first, last); err != nil {
+	if err := counter.CheckHistoryRange(key, first, last); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -416,7 +416,7 @@ func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]
 		return nil, fmt.Errorf("pgstore: salt of %s: %w", day, err)
 	}
 	var salt []byte
-	err := s.pool.QueryRow(ctx, s.sql.saltInsert, day.Time(), fresh, visitorExpiry(day)).Scan(&salt)
+	err := s.pool.QueryRow(ctx, s.sql.saltInsert, day.Time(), fresh, counter.VisitorExpiry(day)).Scan(&salt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another caller stored it first; this statement's snapshot may
 		// predate its commit, so read it in a new one.
@@ -486,7 +486,7 @@ func (s *Store) Export(ctx context.Context, key string) (counter.Record, error) 
 // Import replaces r.Key's numbers and each listed day's, in one
 // transaction; see [counter.Editor].
 func (s *Store) Import(ctx context.Context, r counter.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := counter.CheckRecord(r); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -562,9 +562,8 @@ func (s *Store) sweepLoop() {
 	}
 }
 
-// visitorExpiry is when a visitor marker and the salt of day expire.
-func visitorExpiry(day counter.Date) time.Time { return day.Time().Add(counter.VisitorMarkerTTL) }
-
+// checkVisit refuses a visit no store may count: an invalid key, date or
+// visit id.
 func checkVisit(v counter.Visit) error {
 	if err := counter.CheckKey(v.Key); err != nil {
 		return err
@@ -572,53 +571,8 @@ func checkVisit(v counter.Visit) error {
 	if !v.Date.Valid() {
 		return fmt.Errorf("pgstore: visit of %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
 	}
-	if len(v.ID) > counter.MaxVisitIDLen {
-		return fmt.Errorf("pgstore: visit of %q: visit id of %d bytes, longer than %d", v.Key, len(v.ID), counter.MaxVisitIDLen)
-	}
-	for i := 0; i < len(v.ID); i++ {
-		c := v.ID[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("pgstore: visit of %q: visit id has a disallowed character at byte %d", v.Key, i)
-		}
-	}
-	return nil
-}
-
-func checkHistoryRange(key string, first, last counter.Date) error {
-	if err := counter.CheckKey(key); err != nil {
-		return err
-	}
-	if !first.Valid() || !last.Valid() {
-		return fmt.Errorf("pgstore: history of %q: %w: %q to %q", key, counter.ErrInvalidDate, first, last)
-	}
-	if first > last {
-		return fmt.Errorf("pgstore: history of %q: first day %s is after last day %s", key, first, last)
-	}
-	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > counter.MaxHistoryDays {
-		return fmt.Errorf("pgstore: history of %q: %d days, more than %d", key, n, counter.MaxHistoryDays)
-	}
-	return nil
-}
-
-func checkRecord(r counter.Record) error {
-	if err := counter.CheckKey(r.Key); err != nil {
-		return err
-	}
-	if r.Count < 0 || r.Visitors < 0 {
-		return fmt.Errorf("pgstore: record %q: negative count or visitors", r.Key)
-	}
-	var prev counter.Date
-	for _, d := range r.Days {
-		if !d.Date.Valid() {
-			return fmt.Errorf("pgstore: record %q: %w: %q", r.Key, counter.ErrInvalidDate, d.Date)
-		}
-		if d.Date <= prev {
-			return fmt.Errorf("pgstore: record %q: day %s is not after %s: days must be oldest first, each once", r.Key, d.Date, prev)
-		}
-		if d.Count < 0 || d.Visitors < 0 {
-			return fmt.Errorf("pgstore: record %q: day %s has a negative number", r.Key, d.Date)
-		}
-		prev = d.Date
+	if err := counter.CheckVisitID(v.ID); err != nil {
+		return fmt.Errorf("pgstore: visit of %q: %w", v.Key, err)
 	}
 	return nil
 }

@@ -58,6 +58,16 @@ func TestConformance(t *testing.T) {
 	countertest.Run(t, func(t *testing.T) countertest.Store { return newStore(t, pool) })
 }
 
+func TestVisits(t *testing.T) {
+	pool := testPool(t)
+	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return newStore(t, pool) })
+}
+
+func TestEditor(t *testing.T) {
+	pool := testPool(t)
+	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return newStore(t, pool) })
+}
+
 func TestOverflow(t *testing.T) {
 	pool := testPool(t)
 	s := newStore(t, pool)

@@ -248,7 +248,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 		return counter.Stats{}, false, fmt.Errorf("redisstore: visit of %q: %w", v.Key, err)
 	}
 	idExp := v.Time.Add(counter.VisitIDTTL)
-	visExp := visitorExpiry(v.Date)
+	visExp := counter.VisitorExpiry(v.Date)
 	hasID, hasVisitor := "0", "0"
 	if v.ID != "" {
 		hasID = "1"
@@ -339,7 +339,7 @@ func (s *Store) Stats(ctx context.Context, key string, today counter.Date) (coun
 
 // History reads key's daily numbers from first to last with one HMGET.
 func (s *Store) History(ctx context.Context, key string, first, last counter.Date) ([]counter.Day, error) {
-	if err := checkHistoryRange(key, first, last); err != nil {
+	if err := counter.CheckHistoryRange(key, first, last); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -380,7 +380,7 @@ func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]
 	}
 	// A salt lives until 48 h after its day starts, and at least a minute
 	// so that callers racing for an old day still agree.
-	life := max(time.Until(visitorExpiry(day)), time.Minute)
+	life := max(time.Until(counter.VisitorExpiry(day)), time.Minute)
 	old, err := s.client.SetArgs(ctx, s.saltKey(day), fresh, redis.SetArgs{Mode: "NX", Get: true, TTL: life}).Result()
 	if errors.Is(err, redis.Nil) {
 		return slices.Clone(fresh), nil
@@ -483,7 +483,7 @@ return 1
 // Import replaces r.Key's numbers and each listed day's with one script;
 // see [counter.Editor].
 func (s *Store) Import(ctx context.Context, r counter.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := counter.CheckRecord(r); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -541,9 +541,8 @@ func (s *Store) Keys(ctx context.Context) ([]string, error) {
 	return slices.Compact(keys), nil
 }
 
-// visitorExpiry is when a visitor marker and the salt of day expire.
-func visitorExpiry(day counter.Date) time.Time { return day.Time().Add(counter.VisitorMarkerTTL) }
-
+// checkVisit refuses a visit no store may count: an invalid key, date or
+// visit id.
 func checkVisit(v counter.Visit) error {
 	if err := counter.CheckKey(v.Key); err != nil {
 		return err
@@ -551,53 +550,8 @@ func checkVisit(v counter.Visit) error {
 	if !v.Date.Valid() {
 		return fmt.Errorf("redisstore: visit of %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
 	}
-	if len(v.ID) > counter.MaxVisitIDLen {
-		return fmt.Errorf("redisstore: visit of %q: visit id of %d bytes, longer than %d", v.Key, len(v.ID), counter.MaxVisitIDLen)
-	}
-	for i := 0; i < len(v.ID); i++ {
-		c := v.ID[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("redisstore: visit of %q: visit id has a disallowed character at byte %d", v.Key, i)
-		}
-	}
-	return nil
-}
-
-func checkHistoryRange(key string, first, last counter.Date) error {
-	if err := counter.CheckKey(key); err != nil {
-		return err
-	}
-	if !first.Valid() || !last.Valid() {
-		return fmt.Errorf("redisstore: history of %q: %w: %q to %q", key, counter.ErrInvalidDate, first, last)
-	}
-	if first > last {
-		return fmt.Errorf("redisstore: history of %q: first day %s is after last day %s", key, first, last)
-	}
-	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > counter.MaxHistoryDays {
-		return fmt.Errorf("redisstore: history of %q: %d days, more than %d", key, n, counter.MaxHistoryDays)
-	}
-	return nil
-}
-
-func checkRecord(r counter.Record) error {
-	if err := counter.CheckKey(r.Key); err != nil {
-		return err
-	}
-	if r.Count < 0 || r.Visitors < 0 {
-		return fmt.Errorf("redisstore: record %q: negative count or visitors", r.Key)
-	}
-	var prev counter.Date
-	for _, d := range r.Days {
-		if !d.Date.Valid() {
-			return fmt.Errorf("redisstore: record %q: %w: %q", r.Key, counter.ErrInvalidDate, d.Date)
-		}
-		if d.Date <= prev {
-			return fmt.Errorf("redisstore: record %q: day %s is not after %s: days must be oldest first, each once", r.Key, d.Date, prev)
-		}
-		if d.Count < 0 || d.Visitors < 0 {
-			return fmt.Errorf("redisstore: record %q: day %s has a negative number", r.Key, d.Date)
-		}
-		prev = d.Date
+	if err := counter.CheckVisitID(v.ID); err != nil {
+		return fmt.Errorf("redisstore: visit of %q: %w", v.Key, err)
 	}
 	return nil
 }

@@ -71,6 +71,24 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+func TestVisits(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			c := srv.client(t)
+			countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return newStore(t, c) })
+		})
+	}
+}
+
+func TestEditor(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			c := srv.client(t)
+			countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return newStore(t, c) })
+		})
+	}
+}
+
 func TestOverflow(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
