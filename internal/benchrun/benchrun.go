@@ -5,6 +5,7 @@ package benchrun
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,8 +84,10 @@ func Compare(b *testing.B, callers int, unit, ratioName string, subject, base fu
 // goroutines makes b.N/callers pairs of calls, one of each in alternating
 // order, timing each call, so that both see the same moment's load on a
 // busy machine. It reports each one's calls per second at that
-// concurrency (callers / mean latency) as unit and "base-"+unit, and
-// their ratio as ratioName. One call of each comes first, untimed.
+// concurrency (callers / mean latency) as unit and "base-"+unit, and as
+// ratioName the ratio of their median latencies (base / subject), which
+// the occasional slow fsync of a shared disk moves far less than the
+// means. One call of each comes first, untimed.
 func Paired(b *testing.B, callers int, unit, ratioName string, subject, base func(ctx context.Context) error) {
 	b.Helper()
 	for _, f := range []func(context.Context) error{base, subject} {
@@ -95,14 +98,13 @@ func Paired(b *testing.B, callers int, unit, ratioName string, subject, base fun
 	b.ReportAllocs()
 	b.ResetTimer()
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		subjDur time.Duration
-		baseDur time.Duration
-		pairs   int
-		first   error
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		subjLat    []time.Duration
+		baseLat    []time.Duration
+		first      error
+		per, extra = b.N / callers, b.N % callers
 	)
-	per, extra := b.N/callers, b.N%callers
 	for g := range callers {
 		k := per
 		if g < extra {
@@ -111,40 +113,48 @@ func Paired(b *testing.B, callers int, unit, ratioName string, subject, base fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var sd, bd time.Duration
-			done := 0
+			var sl, bl []time.Duration
 			var err error
+		pairs:
 			for i := range k {
 				for j := range 2 {
-					f, d := base, &bd
+					f, lat := base, &bl
 					if (g+i+j)%2 == 1 {
-						f, d = subject, &sd
+						f, lat = subject, &sl
 					}
 					t := time.Now()
 					if err = f(context.Background()); err != nil {
-						break
+						break pairs
 					}
-					*d += time.Since(t)
+					*lat = append(*lat, time.Since(t))
 				}
-				if err != nil {
-					break
-				}
-				done++
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			subjDur, baseDur, pairs = subjDur+sd, baseDur+bd, pairs+done
+			subjLat, baseLat = append(subjLat, sl...), append(baseLat, bl...)
 			if err != nil && first == nil {
 				first = err
 			}
 		}()
 	}
 	wg.Wait()
+	b.StopTimer()
 	if first != nil {
 		b.Fatal(first)
 	}
-	rate := func(d time.Duration) float64 { return float64(pairs) * float64(callers) / d.Seconds() }
-	b.ReportMetric(rate(subjDur), unit)
-	b.ReportMetric(rate(baseDur), "base-"+unit)
-	b.ReportMetric(float64(baseDur)/float64(subjDur), ratioName)
+	rate := func(lat []time.Duration) float64 {
+		var sum time.Duration
+		for _, d := range lat {
+			sum += d
+		}
+		return float64(len(lat)) * float64(callers) / sum.Seconds()
+	}
+	b.ReportMetric(rate(subjLat), unit)
+	b.ReportMetric(rate(baseLat), "base-"+unit)
+	b.ReportMetric(float64(median(baseLat))/float64(median(subjLat)), ratioName)
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
 }
