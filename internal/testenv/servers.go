@@ -73,7 +73,7 @@ func (s *Server) start(ready func() error) error {
 		}
 		if time.Now().After(deadline) {
 			s.killLocked()
-			return fmt.Errorf("%s not ready after 30s (%v):\n%s", s.Name, err, s.log.String())
+			return fmt.Errorf("%s not ready after 30s (%w):\n%s", s.Name, err, s.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -237,7 +237,7 @@ func newPostgres(args ...string) (*Server, string, error) {
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if out, err := initdb.CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, "", fmt.Errorf("initdb as %s: %v\n%s", name, err, out)
+		return nil, "", fmt.Errorf("initdb as %s: %w\n%s", name, err, out)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -444,7 +444,7 @@ func newRedisCluster() ([]string, error) {
 		"--cluster-replicas", "0", "--cluster-yes")...)
 	create.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if out, err := create.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
+		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, a := range addrs {
@@ -454,7 +454,7 @@ func newRedisCluster() ([]string, error) {
 				break
 			}
 			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("cluster not ok after 30s at %s: %q %v", a, info, err)
+				return nil, fmt.Errorf("cluster not ok after 30s at %s: %q (%w)", a, info, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
