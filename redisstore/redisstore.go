@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -94,13 +95,19 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 // retried, so a lost answer never counts a visit twice. Open checks the
 // connection with PING. Close closes the client.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: parse URL: %w", err)
+	}
+	q := u.Query()
+	retries := q.Has("max_retries")
 	var client redis.UniversalClient
-	if strings.Contains(url, "addr=") {
+	if q.Has("addr") {
 		o, err := redis.ParseClusterURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: parse cluster URL: %w", err)
 		}
-		if !strings.Contains(url, "max_retries=") {
+		if !retries {
 			o.MaxRetries = -1
 		}
 		client = redis.NewClusterClient(o)
@@ -109,7 +116,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: parse URL: %w", err)
 		}
-		if !strings.Contains(url, "max_retries=") {
+		if !retries {
 			o.MaxRetries = -1
 		}
 		client = redis.NewClient(o)
