@@ -193,6 +193,16 @@ func redisSlot(t *testing.T, c redis.UniversalClient, key string) int64 {
 	return n
 }
 
+func maxRetries(c redis.UniversalClient) int {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().MaxRetries
+	case *redis.ClusterClient:
+		return c.Options().MaxRetries
+	}
+	return 0
+}
+
 func TestPrefixValidated(t *testing.T) {
 	for _, p := range []string{"a{b}", "a*", "a b", "x?", "[x]", `a\b`} {
 		if _, err := New(nil, Options{Prefix: p}); err == nil {
@@ -220,6 +230,21 @@ func TestOpen(t *testing.T) {
 			_, isCluster := s.client.(*redis.ClusterClient)
 			if isCluster != (name == "cluster") {
 				t.Fatalf("Open(%s) made a %T", url, s.client)
+			}
+			if got := maxRetries(s.client); got > 0 { // go-redis normalizes -1 (none) to 0 in *Client
+				t.Fatalf("Open(%s): MaxRetries %d, want none (never count twice)", url, got)
+			}
+			sep := "?"
+			if isCluster {
+				sep = "&"
+			}
+			r, err := Open(ctx, url+sep+"max_retries=2", Options{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if got := maxRetries(r.client); got != 2 {
+				t.Fatalf("Open with max_retries=2: MaxRetries %d", got)
 			}
 			for i := range 20 { // keys spread over the slots
 				if _, err := s.Increment(ctx, fmt.Sprintf("k%d", i)); err != nil {
