@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 
 # wrk loads the example server; DejaVu fonts make the badge benchmark's badge.
 need_debian /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core wrk wrk
+# PostgreSQL and Redis for the pgstore and redisstore rows (servers started by the benchmarks).
+need_debian /usr/lib/postgresql/15/bin/postgres postgresql redis-server redis-server redis-cli redis-tools
 npm_ci
 # The Lambda emulator, for the cold-start benchmark of examples/lambda.
 rie

@@ -22,6 +22,9 @@ bash scripts/check-big-files.sh
 
 # Chromium for browser tests, DejaVu fonts for badge metrics, wrk for load tests.
 need_debian chromium chromium /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core wrk wrk
+# PostgreSQL 15 and Redis for pgstore and redisstore: the tests start their
+# own servers on loopback (internal/testenv), not the system's services.
+need_debian /usr/lib/postgresql/15/bin/postgres postgresql redis-server redis-server redis-cli redis-tools
 npm_ci
 rie
 

@@ -29,7 +29,7 @@ func main() {
 	wrkDur := flag.Duration("wrk-duration", 4*time.Second, "length of each wrk run")
 	wrkRounds := flag.Int("wrk-rounds", 5, "rounds of wrk runs, each server once per round")
 	command := flag.String("command", "go run ./internal/benchtable", "the command named in the file")
-	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, dynamo, group, lambda)")
+	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, dynamo, group, stores, lambda)")
 	flag.Parse()
 	if *count < 1 || *wrkRounds < 1 || *wrkDur < time.Second {
 		fmt.Fprintln(os.Stderr, "benchtable: -count and -wrk-rounds must be at least 1, -wrk-duration at least 1s")
@@ -66,6 +66,7 @@ func main() {
 		{"server", r.server},
 		{"dynamo", r.dynamo},
 		{"group", r.group},
+		{"stores", r.stores},
 		{"lambda", r.lambda},
 	} {
 		if !strings.Contains(m.name, *only) {

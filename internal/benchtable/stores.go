@@ -1,0 +1,76 @@
+package main
+
+// stores measures pgstore and redisstore on the servers their tests start
+// (PostgreSQL 15, Redis with appendfsync always, a three-master Redis
+// Cluster): each store's Increment against the bare driver running the same
+// statement or command, call by call in the same run, and Group in front of
+// each on one hot key against the plain store.
+func (r *runner) stores() []row {
+	var rows []row
+	for _, p := range []struct {
+		pkg   string
+		cases []struct{ sub, what string }
+	}{
+		{"./pgstore", []struct{ sub, what string }{
+			{"durable", "`pgstore` `Increment` vs `pool.QueryRow` of the same statement, 4 callers, one key, fsync'd commits (PostgreSQL 15)"},
+			{"nosync", "the same with `synchronous_commit=off` in the session (the disk left out)"},
+		}},
+		{"./redisstore", []struct{ sub, what string }{
+			{"standalone", "`redisstore` `Increment` vs `client.IncrBy`, 16 callers, one key (Redis 7, appendfsync always)"},
+			{"cluster", "the same on a three-master Redis Cluster"},
+			{"nosync", "the same on a Redis without persistence (the disk left out)"},
+		}},
+	} {
+		res, err := r.goBench(p.pkg, "^BenchmarkIncrement$", "1s")
+		for _, c := range p.cases {
+			rw := row{what: c.what, target: "≥ 0.9×"}
+			var b *benchResult
+			if err == nil {
+				b, err = need(res, "BenchmarkIncrement/"+c.sub, "inc/s", "base-inc/s", "x-driver")
+			}
+			if err != nil {
+				rows = append(rows, r.notMeasured(err, rw)...)
+				err = nil
+				continue
+			}
+			i := b.medianRun("x-driver")
+			rw.lib = perSecond(b.at("inc/s", i), "inc/s")
+			rw.anchor = perSecond(b.at("base-inc/s", i), "inc/s")
+			rw.ratio = ratioCell(b.metrics["x-driver"], i, 2, "×")
+			rw.result = passIf(b.at("x-driver", i) >= 0.9)
+			rows = append(rows, rw)
+		}
+	}
+	groups := map[string]map[string]*benchResult{}
+	groupErr := map[string]error{}
+	for _, g := range []struct{ pkg, name, what string }{
+		{"./pgstore", "BenchmarkGroup", "`Group(pgstore)` vs `pgstore`, one hot key, 256 callers (PostgreSQL 15)"},
+		{"./redisstore", "BenchmarkGroup/always", "`Group(redisstore)` vs `redisstore`, one hot key, 256 callers (Redis, appendfsync always)"},
+		{"./redisstore", "BenchmarkGroup/everysec", "the same with appendfsync everysec"},
+	} {
+		rw := row{what: g.what, target: "≥ 20×"}
+		res, ok := groups[g.pkg]
+		err := groupErr[g.pkg]
+		if !ok && err == nil {
+			res, err = r.goBench(g.pkg, "^BenchmarkGroup$", "1s")
+			groups[g.pkg], groupErr[g.pkg] = res, err
+		}
+		var b *benchResult
+		if err == nil {
+			b, err = need(res, g.name, "inc/s", "base-inc/s", "x-plain")
+		}
+		if err != nil {
+			rows = append(rows, r.notMeasured(err, rw)...)
+			continue
+		}
+		i := b.medianRun("x-plain")
+		rw.lib = perSecond(b.at("inc/s", i), "inc/s")
+		rw.anchor = perSecond(b.at("base-inc/s", i), "inc/s")
+		rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
+		rw.result = passIf(b.at("x-plain", i) >= 20)
+		rows = append(rows, rw)
+	}
+	r.notes = append(r.notes, "The PostgreSQL and Redis rows run on servers the tests start from Debian's packages; "+
+		"their fsync time varies most with other work on the machine (see docs/stores-servers.md).")
+	return rows
+}

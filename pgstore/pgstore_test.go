@@ -1,0 +1,199 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/countertest"
+	"github.com/resumecounter/counter/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var seq atomic.Int64
+
+// testPool returns a pool on the shared test server, closed when the test ends.
+func testPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	url := testenv.PostgresURL(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+// newStore returns a store with tables of its own (a fresh prefix) on the
+// shared server.
+func newStore(tb testing.TB, pool *pgxpool.Pool) *Store {
+	tb.Helper()
+	s, err := New(pool, Options{Prefix: fmt.Sprintf("t%d_%d_", os.Getpid(), seq.Add(1))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	pool := testPool(t)
+	countertest.Run(t, func(t *testing.T) countertest.Store { return newStore(t, pool) })
+}
+
+func TestVisits(t *testing.T) {
+	pool := testPool(t)
+	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return newStore(t, pool) })
+}
+
+func TestEditor(t *testing.T) {
+	pool := testPool(t)
+	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return newStore(t, pool) })
+}
+
+func TestOverflow(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	ctx := context.Background()
+	if _, err := s.SetCount(ctx, "big", math.MaxInt64-1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Increment(ctx, "big"); err != nil || got != math.MaxInt64 {
+		t.Fatalf("Increment to MaxInt64 = %d, %v", got, err)
+	}
+	if _, err := s.Increment(ctx, "big"); !errors.Is(err, counter.ErrOverflow) {
+		t.Fatalf("Increment past MaxInt64: %v, want ErrOverflow", err)
+	}
+	if _, err := s.Add(ctx, "big", 5); !errors.Is(err, counter.ErrOverflow) {
+		t.Fatalf("Add past MaxInt64: %v, want ErrOverflow", err)
+	}
+	d := counter.Date("2026-12-30")
+	v := counter.Visit{Key: "big", Date: d, Visitor: counter.VisitorID{1}, ID: "once", Time: d.Time().Add(time.Hour)}
+	if _, ok, err := s.RecordVisit(ctx, v); !errors.Is(err, counter.ErrOverflow) || ok {
+		t.Fatalf("RecordVisit past MaxInt64: counted %v, %v; want ErrOverflow", ok, err)
+	}
+	// Nothing was written: no marker, no day.
+	if st, err := s.Stats(ctx, "big", d); err != nil || st != (counter.Stats{Key: "big", Count: math.MaxInt64, Today: counter.Day{Date: d}}) {
+		t.Fatalf("Stats after refused visit = %+v, %v", st, err)
+	}
+	var marks int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+s.opts.Prefix+"marks").Scan(&marks); err != nil || marks != 0 {
+		t.Fatalf("markers after a refused visit: %d, %v; want 0", marks, err)
+	}
+	if _, err := s.SetCount(ctx, "big", 7); err != nil {
+		t.Fatal(err)
+	}
+	st, ok, err := s.RecordVisit(ctx, v)
+	if err != nil || !ok || st.Count != 8 || st.Visitors != 1 {
+		t.Fatalf("the same visit after the count was lowered = %+v, %v, %v; want counted, count 8, 1 visitor", st, ok, err)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	ctx := context.Background()
+	day := counter.Date("2026-01-10")
+	for i := range 5 {
+		v := counter.Visit{Key: "home", Date: day, Visitor: counter.VisitorID{byte(i + 1)}, ID: fmt.Sprintf("id-%d", i), Time: day.Time().Add(time.Hour)}
+		if _, ok, err := s.RecordVisit(ctx, v); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	if _, err := s.DaySalt(ctx, day, make([]byte, counter.SaltLen)); err != nil {
+		t.Fatal(err)
+	}
+	count := func(table string) int {
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+s.opts.Prefix+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if m, sa := count("marks"), count("salts"); m != 10 || sa != 1 {
+		t.Fatalf("%d markers and %d salts, want 10 and 1", m, sa)
+	}
+	// At day+1h+24h the visit ids have expired, the visitor markers not.
+	if n, err := s.Sweep(ctx, day.Time().Add(25*time.Hour+time.Second)); err != nil || n != 5 {
+		t.Fatalf("Sweep after a day = %d, %v; want the 5 visit ids", n, err)
+	}
+	s.opts.SweepLimit = 3 // a sweep deletes at most SweepLimit rows of each table
+	if n, err := s.Sweep(ctx, day.Time().Add(48*time.Hour)); err != nil || n != 4 {
+		t.Fatalf("bounded Sweep at 48h = %d, %v; want 3 markers and the salt", n, err)
+	}
+	if n, err := s.Sweep(ctx, day.Time().Add(48*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("next Sweep = %d, %v; want the last 2 markers", n, err)
+	}
+	if m, sa := count("marks"), count("salts"); m != 0 || sa != 0 {
+		t.Fatalf("%d markers and %d salts left, want none", m, sa)
+	}
+	// Counts and days are untouched.
+	if st, err := s.Stats(ctx, "home", day); err != nil || st.Count != 5 || st.Visitors != 5 || st.Today.Visitors != 5 {
+		t.Fatalf("Stats after sweeps = %+v, %v", st, err)
+	}
+}
+
+func TestPrefixValidated(t *testing.T) {
+	for _, p := range []string{"Counter_", "a-b", "x;drop table y", "1abc", `a"b`, strings.Repeat("a", 41)} {
+		if _, err := New(nil, Options{Prefix: p}); err == nil {
+			t.Errorf("New with prefix %q succeeded, want an error", p)
+		}
+	}
+}
+
+// TestOpen checks the URL constructor the counter command uses.
+func TestOpen(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("open%d_", os.Getpid())
+	s, err := Open(ctx, url, Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Increment(ctx, "k"); err != nil || n != 1 {
+		t.Fatalf("Increment = %d, %v", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, url, Options{Prefix: prefix}) // migrating twice is harmless
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.Increment(ctx, "k"); err != nil || n != 2 {
+		t.Fatalf("Increment after reopening = %d, %v", n, err)
+	}
+	if _, err := Open(ctx, "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", Options{}); err == nil {
+		t.Fatal("Open of a closed port succeeded")
+	}
+}
+
+// TestSchemaDocumented checks that docs/stores-servers.md shows the SQL
+// that Migrate runs, for owners who manage schemas themselves.
+func TestSchemaDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/stores-servers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```sql\n"+schema(DefaultPrefix)+"```") {
+		t.Fatalf("docs/stores-servers.md does not show the schema Migrate runs:\n%s", schema(DefaultPrefix))
+	}
+}

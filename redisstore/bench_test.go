@@ -1,0 +1,67 @@
+package redisstore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/benchrun"
+	"github.com/resumecounter/counter/internal/testenv"
+)
+
+// BenchmarkIncrement measures Store.Increment from 16 goroutines against
+// the bare client running the same command (INCRBY) in the same run:
+// x-driver is their ratio. "standalone" and "cluster" are the shared test
+// servers (appendfsync always, so each event-loop turn waits for an
+// fsync); "nosync" is a server of its own without persistence, so that the
+// disk's fsync time, which varies a lot on a shared machine, does not drown
+// the difference between the two.
+//
+//	go test -run '^$' -bench Increment ./redisstore
+func BenchmarkIncrement(b *testing.B) {
+	nosync := func(tb testing.TB) redis.UniversalClient {
+		c := redis.NewClient(&redis.Options{Addr: testenv.NewRedis(tb, "--appendonly", "no").Addr(), MaxRetries: -1})
+		tb.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	for _, srv := range append(servers, struct {
+		name   string
+		client func(tb testing.TB) redis.UniversalClient
+	}{"nosync", nosync}) {
+		b.Run(srv.name, func(b *testing.B) {
+			c := srv.client(b)
+			s := newStore(b, c)
+			k := s.countKey("hot")
+			benchrun.Paired(b, 16, "inc/s", "x-driver",
+				func(ctx context.Context) error { _, err := s.Increment(ctx, "hot"); return err },
+				func(ctx context.Context) error { return c.IncrBy(ctx, k, 1).Err() })
+		})
+	}
+}
+
+// BenchmarkGroup measures counter.NewGroup in front of the store against
+// the plain store, 256 goroutines on one hot key (as the root package's
+// Dynamo benchmark), go-redis's default pool (10 connections per CPU):
+// x-plain is their ratio. "always" is the shared server (appendfsync
+// always), "everysec" a server of its own with appendfsync everysec.
+//
+//	go test -run '^$' -bench Group ./redisstore
+func BenchmarkGroup(b *testing.B) {
+	for _, fsync := range []string{"always", "everysec"} {
+		b.Run(fsync, func(b *testing.B) {
+			addr := testenv.RedisAddr(b)
+			if fsync != "always" {
+				addr = testenv.NewRedis(b, "--appendonly", "yes", "--appendfsync", fsync).Addr()
+			}
+			c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+			b.Cleanup(func() { _ = c.Close() })
+			s := newStore(b, c)
+			g := counter.NewGroup(s)
+			benchrun.Compare(b, 256, "inc/s", "x-plain",
+				func(ctx context.Context) error { _, err := g.Increment(ctx, "hot"); return err },
+				func(ctx context.Context) error { _, err := s.Increment(ctx, "hot"); return err })
+		})
+	}
+}
