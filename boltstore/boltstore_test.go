@@ -76,7 +76,7 @@ func TestReopenKeepsCounts(t *testing.T) {
 	if n, err := s.Count(ctx, "page:about"); err != nil || n != 1200 {
 		t.Fatalf("Count after reopening = %d, %v; want 1200", n, err)
 	}
-	if k, err := s.Keys(); err != nil || k != 2 {
+	if k, err := s.NumKeys(); err != nil || k != 2 {
 		t.Fatalf("Keys = %d, %v; want 2", k, err)
 	}
 }
@@ -114,7 +114,7 @@ func TestMaxKeys(t *testing.T) {
 	if n, err := s.Increment(ctx, "a"); err != nil || n != 2 {
 		t.Errorf("Increment of an existing key at the cap = %d, %v; want 2", n, err)
 	}
-	if k, _ := s.Keys(); k != 3 {
+	if k, _ := s.NumKeys(); k != 3 {
 		t.Errorf("Keys = %d, want 3", k)
 	}
 	if err := s.Close(); err != nil {
@@ -156,7 +156,7 @@ func TestHandlersAtMaxKeys(t *testing.T) {
 			t.Errorf("GET %s: body %s, want the generic unknown key", tc.target, w.Body)
 		}
 	}
-	if k, err := s.Keys(); err != nil || k != 1 {
+	if k, err := s.NumKeys(); err != nil || k != 1 {
 		t.Errorf("Keys = %d, %v; want 1", k, err)
 	}
 	if n, err := s.Count(context.Background(), "visitors"); err != nil || n != 2 {
@@ -190,7 +190,7 @@ func TestMaxKeysConcurrent(t *testing.T) {
 	if ok.Load() != maxKeys || refused.Load() != tries-maxKeys {
 		t.Fatalf("%d new keys accepted and %d refused, want %d and %d", ok.Load(), refused.Load(), maxKeys, tries-maxKeys)
 	}
-	if k, _ := s.Keys(); k != maxKeys {
+	if k, _ := s.NumKeys(); k != maxKeys {
 		t.Fatalf("Keys = %d, want %d", k, maxKeys)
 	}
 }
