@@ -113,7 +113,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 			if err := putInt(visitors, key, total); err != nil {
 				return err
 			}
-			if err := vmarks.Put(vmark, nil); err != nil {
+			if err := vmarks.Put(vmark, present); err != nil {
 				return err
 			}
 			if err := vmarks.SetSequence(vmarks.Sequence() + 1); err != nil {
@@ -169,7 +169,7 @@ func (s *Store) putVisitID(tx *bolt.Tx, idKey []byte, expiry int64) error {
 	if err := ids.Put(idKey, exp); err != nil {
 		return err
 	}
-	return idexp.Put(append(exp, idKey...), nil)
+	return idexp.Put(append(exp, idKey...), present)
 }
 
 // Stats reads key's numbers, with today's, without counting.
@@ -356,3 +356,7 @@ func putDay(b *bolt.Bucket, k []byte, d counter.Day) error {
 	v = binary.BigEndian.AppendUint64(v, uint64(d.Visitors)) //nolint:gosec // >= 0
 	return b.Put(k, v)
 }
+
+// present is the value of marker entries: bbolt's Get reads an empty value
+// written in the same transaction as absent (nil).
+var present = []byte{1}
