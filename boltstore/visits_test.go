@@ -228,21 +228,7 @@ func TestDefaultMaxKeys(t *testing.T) {
 		t.Skip("writes 10,000 keys")
 	}
 	s := tempStore(t, Options{})
-	const workers = 64
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < DefaultMaxKeys; i += workers {
-				if _, err := s.Increment(context.Background(), fmt.Sprintf("k%d", i)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	fillKeys(t, s, DefaultMaxKeys)
 	if _, err := s.Increment(context.Background(), "one-more"); !errors.Is(err, ErrTooManyKeys) {
 		t.Fatalf("key %d with default options: error %v, want ErrTooManyKeys", DefaultMaxKeys+1, err)
 	}
@@ -257,7 +243,28 @@ func TestDefaultMaxKeys(t *testing.T) {
 	}
 }
 
-// syncHandler collects log records.
+// fillKeys counts n new keys k0…, from many goroutines so that they share
+// transactions.
+func fillKeys(t *testing.T, s *Store, n int) {
+	t.Helper()
+	const workers = 64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if _, err := s.Increment(context.Background(), fmt.Sprintf("k%d", i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// logBuffer collects log records.
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
