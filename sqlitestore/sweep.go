@@ -1,0 +1,114 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/resumecounter/counter"
+)
+
+// sweepBatch is the most rows of one kind one sweep transaction deletes,
+// so that a sweep never holds the writer for long.
+const sweepBatch = 1000
+
+// sweeper deletes expired markers and salts every interval until Close.
+func (s *Store) sweeper(interval time.Duration) {
+	defer close(s.swept)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := s.sweep(context.Background(), time.Now())
+			if err != nil {
+				s.log.Error("sqlitestore: sweep expired markers", "err", err)
+				break
+			}
+			if n < sweepBatch {
+				break
+			}
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+		}
+		s.capped.flush(s.log)
+	}
+}
+
+// sweep deletes, in one transaction, up to sweepBatch expired rows of each
+// kind as of now and returns the most deleted of one kind.
+func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
+	// A visitor marker or salt of day D expires at D + VisitorMarkerTTL:
+	// expired are the days up to the date of now - VisitorMarkerTTL.
+	lastDead := string(counter.DateOf(now.UTC().Add(-counter.VisitorMarkerTTL)))
+	most := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		most = 0
+		for _, q := range []struct {
+			sql string
+			arg any
+		}{
+			{`DELETE FROM visitor_marks WHERE rowid IN (SELECT rowid FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead},
+			{`DELETE FROM salts WHERE rowid IN (SELECT rowid FROM salts WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead},
+			{`DELETE FROM visit_ids WHERE rowid IN (SELECT rowid FROM visit_ids WHERE expires <= ? ORDER BY expires LIMIT 1000)`, now.UnixNano()},
+		} {
+			res, err := tx.ExecContext(ctx, q.sql, q.arg)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			most = max(most, int(n))
+		}
+		return nil
+	})
+	return most, err
+}
+
+// capLog reports visits that met the marker cap: the first at once, then at
+// most one summary a minute.
+type capLog struct {
+	mu                 sync.Mutex
+	last               time.Time
+	visitors, visitIDs int64 // not yet reported
+}
+
+func (c *capLog) note(log *slog.Logger, visitor, visitID bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if visitor {
+		c.visitors++
+	}
+	if visitID {
+		c.visitIDs++
+	}
+	if time.Since(c.last) >= time.Minute {
+		c.writeLocked(log)
+	}
+}
+
+func (c *capLog) flush(log *slog.Logger) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if (c.visitors > 0 || c.visitIDs > 0) && time.Since(c.last) >= time.Minute {
+		c.writeLocked(log)
+	}
+}
+
+func (c *capLog) writeLocked(log *slog.Logger) {
+	log.Warn("sqlitestore: marker cap reached (Options.MaxMarkers): new visitors counted as hits only, new visit ids not remembered",
+		"visitors", c.visitors, "visit_ids", c.visitIDs)
+	c.visitors, c.visitIDs = 0, 0
+	c.last = time.Now()
+}
