@@ -47,6 +47,14 @@ func TestConformance(t *testing.T) {
 	countertest.Run(t, func(t *testing.T) countertest.Store { return tempStore(t, Options{}) })
 }
 
+func TestVisitsConformance(t *testing.T) {
+	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return tempStore(t, Options{}) })
+}
+
+func TestEditorConformance(t *testing.T) {
+	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return tempStore(t, Options{}) })
+}
+
 func TestReopenKeepsCounts(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "counter.db")

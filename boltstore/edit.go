@@ -128,15 +128,13 @@ func checkRecord(r counter.Record) error {
 	if r.Count < 0 || r.Visitors < 0 {
 		return fmt.Errorf("import %q: count %d and visitors %d cannot be negative", r.Key, r.Count, r.Visitors)
 	}
-	seen := make(map[counter.Date]bool, len(r.Days))
-	for _, d := range r.Days {
+	for i, d := range r.Days {
 		if !d.Date.Valid() {
 			return fmt.Errorf("import %q: %w: %q", r.Key, counter.ErrInvalidDate, d.Date)
 		}
-		if seen[d.Date] {
-			return fmt.Errorf("import %q: day %s listed twice", r.Key, d.Date)
+		if i > 0 && d.Date <= r.Days[i-1].Date {
+			return fmt.Errorf("import %q: day %s follows %s: list each day once, oldest first", r.Key, d.Date, r.Days[i-1].Date)
 		}
-		seen[d.Date] = true
 		if d.Count < 0 || d.Visitors < 0 {
 			return fmt.Errorf("import %q: day %s: count %d and visitors %d cannot be negative", r.Key, d.Date, d.Count, d.Visitors)
 		}

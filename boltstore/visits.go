@@ -40,6 +40,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 		idKey = append(append(append(make([]byte, 0, len(key)+1+len(v.ID)), key...), 0), v.ID...)
 	}
 	idExpiry := at.Add(counter.VisitIDTTL).UnixNano()
+	markerExpired := !at.Before(counter.VisitorExpiry(v.Date))
 
 	var (
 		st            counter.Stats
@@ -82,12 +83,19 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 			return nil
 		}
 		vmarks := tx.Bucket(bucketVisitorMarks)
-		newVisitor := false
-		if vmark != nil && vmarks.Get(vmark) == nil {
-			if s.maxMarkers > 0 && vmarks.Sequence() >= s.maxMarkers {
-				cappedVisitor = true
-			} else {
+		// A marker seen after it expired (before the sweep deleted it)
+		// marks nothing: the visit counts a visitor, as a fresh one would.
+		newVisitor, storeMarker := false, false
+		if vmark != nil {
+			marked := vmarks.Get(vmark) != nil
+			switch {
+			case marked && !markerExpired:
+			case marked:
 				newVisitor = true
+			case s.maxMarkers > 0 && vmarks.Sequence() >= s.maxMarkers:
+				cappedVisitor = true
+			default:
+				newVisitor, storeMarker = true, true
 			}
 		}
 		if count == math.MaxInt64 || day.Count == math.MaxInt64 ||
@@ -113,6 +121,8 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 			if err := putInt(visitors, key, total); err != nil {
 				return err
 			}
+		}
+		if storeMarker {
 			if err := vmarks.Put(vmark, present); err != nil {
 				return err
 			}
@@ -303,20 +313,8 @@ func checkVisit(v counter.Visit) error {
 	if !v.Date.Valid() {
 		return fmt.Errorf("boltstore: record visit %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
 	}
-	return checkVisitID(v.Key, v.ID)
-}
-
-// checkVisitID allows up to counter.MaxVisitIDLen characters of
-// [A-Za-z0-9_-].
-func checkVisitID(key, id string) error {
-	if len(id) > counter.MaxVisitIDLen {
-		return fmt.Errorf("boltstore: record visit %q: visit id of %d bytes, longer than %d", key, len(id), counter.MaxVisitIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("boltstore: record visit %q: visit id has a disallowed character at byte %d", key, i)
-		}
+	if err := counter.CheckVisitID(v.ID); err != nil {
+		return fmt.Errorf("boltstore: record visit %q: %w", v.Key, err)
 	}
 	return nil
 }

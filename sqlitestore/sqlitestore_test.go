@@ -47,6 +47,14 @@ func TestConformance(t *testing.T) {
 	countertest.Run(t, func(t *testing.T) countertest.Store { return tempStore(t, Options{}) })
 }
 
+func TestVisitsConformance(t *testing.T) {
+	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return tempStore(t, Options{}) })
+}
+
+func TestEditorConformance(t *testing.T) {
+	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return tempStore(t, Options{}) })
+}
+
 var day1 = counter.Date("2026-12-01")
 
 func visitor(i int) counter.VisitorID {

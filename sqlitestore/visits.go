@@ -110,14 +110,20 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 			return
 		}
 	}
-	newVisitor := false
+	newVisitor, storeMarker := false, false
 	if !v.Visitor.IsZero() {
 		var seen bool
 		if err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`,
 			string(v.Date), v.Key, v.Visitor[:]).Scan(&seen); err != nil {
 			return
 		}
-		if !seen {
+		// A marker seen after it expired (before the sweep deleted it)
+		// marks nothing: the visit counts a visitor, as a fresh one would.
+		switch {
+		case seen && at.Before(counter.VisitorExpiry(v.Date)):
+		case seen:
+			newVisitor = true
+		default:
 			var marks int64
 			if s.maxMarkers > 0 {
 				if err = tx.QueryRowContext(ctx, `SELECT value FROM tallies WHERE name = 'visitor_marks'`).Scan(&marks); err != nil {
@@ -127,7 +133,7 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 			if s.maxMarkers > 0 && marks >= s.maxMarkers {
 				cappedVisitor = true
 			} else {
-				newVisitor = true
+				newVisitor, storeMarker = true, true
 			}
 		}
 	}
@@ -140,6 +146,8 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 	nv := int64(0)
 	if newVisitor {
 		nv = 1
+	}
+	if storeMarker {
 		if _, err = tx.ExecContext(ctx, `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`, string(v.Date), v.Key, v.Visitor[:]); err != nil {
 			return
 		}
@@ -303,14 +311,8 @@ func checkVisit(v counter.Visit) error {
 	if !v.Date.Valid() {
 		return fmt.Errorf("sqlitestore: record visit %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
 	}
-	if len(v.ID) > counter.MaxVisitIDLen {
-		return fmt.Errorf("sqlitestore: record visit %q: visit id of %d bytes, longer than %d", v.Key, len(v.ID), counter.MaxVisitIDLen)
-	}
-	for i := 0; i < len(v.ID); i++ {
-		c := v.ID[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("sqlitestore: record visit %q: visit id has a disallowed character at byte %d", v.Key, i)
-		}
+	if err := counter.CheckVisitID(v.ID); err != nil {
+		return fmt.Errorf("sqlitestore: record visit %q: %w", v.Key, err)
 	}
 	return nil
 }
