@@ -182,7 +182,9 @@ var synchronous = "FULL"
 func dsn(path string, busy time.Duration, write bool) string {
 	q := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=synchronous(%s)", busy.Milliseconds(), synchronous)
 	if write {
-		q += "&_pragma=journal_mode(WAL)&_txlock=immediate"
+		// secure_delete overwrites deleted rows (expired salts and markers)
+		// with zeros instead of leaving them in free pages.
+		q += "&_pragma=journal_mode(WAL)&_pragma=secure_delete(ON)&_txlock=immediate"
 	} else {
 		q += "&_pragma=query_only(1)"
 	}

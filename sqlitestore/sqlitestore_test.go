@@ -682,6 +682,43 @@ func TestPrivacyFileBytes(t *testing.T) {
 	}
 }
 
+// After the sweep deletes an expired salt, neither the database nor its WAL
+// holds the salt's bytes: without the salt, visitor ids cannot be linked to
+// an address.
+func TestSaltGoneAfterSweep(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, filepath.Join(dir, "counter.sqlite"), Options{})
+	salt := []byte("SALT-that-must-not-outlive-48-h!")
+	if _, err := s.DaySalt(ctx, day1, salt); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(i), Time: at(day1, 1)})
+	}
+	files := func() []byte {
+		var all []byte
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all
+	}
+	if !bytes.Contains(files(), salt) {
+		t.Fatal("the salt is not in the files before the sweep: the test reads the wrong bytes")
+	}
+	if _, err := s.sweep(ctx, at(day1, 48)); err != nil {
+		t.Fatal(err)
+	}
+	if all := files(); bytes.Contains(all, salt) || bytes.Contains(all, func() []byte { v := visitor(3); return v[:] }()) {
+		t.Fatal("the expired salt or a visitor marker is still in the database or its WAL after the sweep")
+	}
+}
+
 const childEnv = "SQLITESTORE_KILL_CHILD"
 
 // TestKillNine: a child process (this test binary, re-executed) increments

@@ -50,9 +50,9 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 	// A visitor marker or salt of day D expires at D + VisitorMarkerTTL:
 	// expired are the days up to the date of now - VisitorMarkerTTL.
 	lastDead := string(counter.DateOf(now.UTC().Add(-counter.VisitorMarkerTTL)))
-	most := 0
+	most, total := 0, 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		most = 0
+		most, total = 0, 0
 		for _, q := range []struct {
 			sql string
 			arg any
@@ -70,9 +70,17 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 			most = max(most, int(n))
+			total += int(n)
 		}
 		return nil
 	})
+	if err == nil && total > 0 {
+		// The WAL still holds the pages as they were before the delete:
+		// copy it into the file (where secure_delete zeroed the rows) and
+		// truncate it. Readers in the way make this a partial checkpoint,
+		// finished by a later sweep.
+		_, err = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
 	return most, err
 }
 
