@@ -120,6 +120,9 @@ type Store struct {
 
 	capped capLog
 
+	saltsMu sync.Mutex
+	salts   map[counter.Date][]byte // day → salt, see DaySalt
+
 	stop      chan struct{} // closed by Close: ends the sweeper
 	swept     chan struct{} // closed when the sweeper has ended
 	closeOnce sync.Once
@@ -157,11 +160,10 @@ var (
 	// idexp: expiry key 0 visit-id → empty, the ids bucket sorted by expiry
 	// for the sweep.
 	bucketIDExpiry = []byte("idexp")
-	// salts: date → the day's salt.
-	bucketSalts = []byte("salts")
 )
 
-var allBuckets = [][]byte{bucketCounts, bucketVisitors, bucketDays, bucketVisitorMarks, bucketIDs, bucketIDExpiry, bucketSalts}
+// Day salts are kept in memory, never in the file (see DaySalt).
+var allBuckets = [][]byte{bucketCounts, bucketVisitors, bucketDays, bucketVisitorMarks, bucketIDs, bucketIDExpiry}
 
 // syncDir makes a new directory entry durable; tests replace it.
 var syncDir = func(dir string) error {

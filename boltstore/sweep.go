@@ -52,10 +52,10 @@ func (s *Store) sweep(now time.Time) (int, error) {
 	var most int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		most = 0
-		// Visitor markers and salts expire VisitorMarkerTTL after the start
-		// of their day: their keys start with the date.
-		for _, name := range [][]byte{bucketVisitorMarks, bucketSalts} {
-			b := tx.Bucket(name)
+		// Visitor markers expire VisitorMarkerTTL after the start of their
+		// day: their keys start with the date.
+		{
+			b := tx.Bucket(bucketVisitorMarks)
 			var dead [][]byte
 			c := b.Cursor()
 			for k, _ := c.First(); k != nil && len(dead) < sweepBatch; k, _ = c.Next() {
@@ -70,7 +70,7 @@ func (s *Store) sweep(now time.Time) (int, error) {
 					return err
 				}
 			}
-			if bytes.Equal(name, bucketVisitorMarks) && len(dead) > 0 {
+			if len(dead) > 0 {
 				if err := b.SetSequence(b.Sequence() - min(b.Sequence(), uint64(len(dead)))); err != nil {
 					return err
 				}

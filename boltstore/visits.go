@@ -212,9 +212,13 @@ func (s *Store) Stats(ctx context.Context, key string, today counter.Date) (coun
 	return st, nil
 }
 
-// DaySalt returns day's salt, storing fresh if there is none yet. Salts are
-// deleted by the sweep counter.VisitorMarkerTTL after the start of their
-// day.
+// DaySalt returns day's salt, keeping fresh if there is none yet. Salts
+// live in memory only, never in the file: bbolt does not zero the pages it
+// frees, so a salt written there could outlive its deletion, and with it
+// the link from visitor ids to addresses. One process holds the file, so
+// memory is shared by every caller; a restart starts a new salt, and a
+// visitor seen before it that day counts once more. Salts are dropped
+// counter.VisitorMarkerTTL after the start of their day.
 func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]byte, error) {
 	if !day.Valid() {
 		return nil, fmt.Errorf("boltstore: day salt: %w: %q", counter.ErrInvalidDate, day)
@@ -225,29 +229,23 @@ func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: day salt %s: %w", day, err)
 	}
-	var salt []byte
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		salt = bytes.Clone(tx.Bucket(bucketSalts).Get([]byte(day)))
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("boltstore: day salt %s: %w", day, err)
+	s.saltsMu.Lock()
+	defer s.saltsMu.Unlock()
+	if s.salts == nil {
+		s.salts = make(map[counter.Date][]byte)
 	}
-	if salt != nil {
-		return salt, nil
-	}
-	fn := func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSalts)
-		if old := b.Get([]byte(day)); old != nil {
-			salt = bytes.Clone(old)
-			return nil
+	now := time.Now()
+	for d := range s.salts {
+		if !now.Before(counter.VisitorExpiry(d)) {
+			delete(s.salts, d)
 		}
+	}
+	salt, ok := s.salts[day]
+	if !ok {
 		salt = bytes.Clone(fresh)
-		return b.Put([]byte(day), salt)
+		s.salts[day] = salt
 	}
-	if err := s.update(ctx, fn); err != nil {
-		return nil, fmt.Errorf("boltstore: day salt %s: %w", day, err)
-	}
-	return salt, nil
+	return bytes.Clone(salt), nil
 }
 
 // History returns key's numbers from first to last, one Day per date.
