@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -191,6 +193,19 @@ func dsn(path string, busy time.Duration, write bool) string {
 	return "file:" + path + "?" + q
 }
 
+// syncDir makes a new directory entry durable; tests replace it.
+var syncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // Open opens the store in the SQLite file at path, creating it and its
 // tables if needed, and migrates an older schema.
 func Open(path string, opts Options) (*Store, error) {
@@ -215,6 +230,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	_, statErr := os.Stat(path)
+	creating := errors.Is(statErr, os.ErrNotExist)
 	w, err := sql.Open("sqlite", dsn(path, opts.BusyTimeout, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
@@ -240,6 +257,17 @@ func Open(path string, opts Options) (*Store, error) {
 	ctx := context.Background()
 	if err := migrate(ctx, w); err != nil {
 		return fail(err)
+	}
+	if creating {
+		// SQLite fsyncs the file's pages; its name lives in the directory,
+		// which needs its own fsync (SQLite does that for its journals only).
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			_, err = fail(fmt.Errorf("sync directory: %w", err))
+			for _, suffix := range []string{"", "-wal", "-shm"} { // holds nothing yet: the next Open starts afresh
+				_ = os.Remove(path + suffix)
+			}
+			return nil, err
+		}
 	}
 	if s.incr, err = w.PrepareContext(ctx, incrementSQL); err != nil {
 		return fail(err)

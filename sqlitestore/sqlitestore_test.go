@@ -719,6 +719,37 @@ func TestSaltGoneAfterSweep(t *testing.T) {
 	}
 }
 
+// Creating the file fsyncs its directory, once.
+func TestOpenSyncsNewFileDirectory(t *testing.T) {
+	var synced []string
+	real := syncDir
+	t.Cleanup(func() { syncDir = real })
+	syncDir = func(dir string) error {
+		synced = append(synced, dir)
+		return real(dir)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "counter.sqlite")
+	s := open(t, path, Options{})
+	s.Close()
+	if len(synced) != 1 || synced[0] != dir {
+		t.Fatalf("directories synced on create: %q, want [%q]", synced, dir)
+	}
+	s = open(t, path, Options{})
+	s.Close()
+	if len(synced) != 1 {
+		t.Fatalf("reopening an existing file synced the directory again: %q", synced)
+	}
+	syncDir = func(string) error { return errors.New("injected sync failure") }
+	path2 := filepath.Join(dir, "other.sqlite")
+	if _, err := Open(path2, Options{}); err == nil || !strings.Contains(err.Error(), "injected sync failure") {
+		t.Fatalf("Open with a failing directory sync: error %v", err)
+	}
+	if _, err := os.Stat(path2); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a file whose directory entry could not be made durable was left: %v", err)
+	}
+}
+
 const childEnv = "SQLITESTORE_KILL_CHILD"
 
 // TestKillNine: a child process (this test binary, re-executed) increments
