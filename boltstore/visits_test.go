@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -492,6 +494,8 @@ func TestContextEndsDuringCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }); _ = s.Close() })
 	s.write = func(fn func(*bolt.Tx) error) error {
 		<-release // a slow disk
 		return s.db.Update(fn)
@@ -516,7 +520,7 @@ func TestContextEndsDuringCommit(t *testing.T) {
 		}
 		cancel()
 	}
-	close(release)
+	once.Do(func() { close(release) })
 	if err := s.Close(); err != nil { // waits for the abandoned writes
 		t.Fatal(err)
 	}
@@ -679,5 +683,34 @@ func TestSaltNeverInFile(t *testing.T) {
 	s = open(t, path, Options{})
 	if got, _ := s.DaySalt(ctx, today, bytes.Repeat([]byte{3}, counter.SaltLen)); bytes.Equal(got, salt) {
 		t.Fatal("a salt survived the restart, so it was stored somewhere")
+	}
+}
+
+// Defect 5 as reported: a handler's Timeout bounds a request even when the
+// bolt commit is slow (it answered 200 after 508 ms with Timeout 50 ms).
+func TestHandlerTimeoutWithSlowCommit(t *testing.T) {
+	s := tempStore(t, Options{})
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // before Close, which waits for the write
+	s.write = func(fn func(*bolt.Tx) error) error {
+		<-release
+		return s.db.Update(fn)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/{key}", counter.JSONHandler(s, counter.HandlerOptions{Timeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}))
+	done := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/visitors", nil))
+		done <- w.Code
+	}()
+	select {
+	case code := <-done:
+		if code != http.StatusGatewayTimeout {
+			t.Errorf("status %d, want 504", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request still waits for the commit 10s after its 50ms Timeout")
 	}
 }
