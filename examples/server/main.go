@@ -55,6 +55,11 @@ func run(log *slog.Logger) error {
 			return fmt.Errorf("COUNTER_KEYS: %w", err)
 		}
 	}
+	for _, o := range opts.AllowedOrigins {
+		if err := counter.CheckOrigin(o); err != nil {
+			return fmt.Errorf("COUNTER_ALLOWED_ORIGINS: %w", err)
+		}
+	}
 	maxKeys, err := maxKeysFromEnv()
 	if err != nil {
 		return err
