@@ -74,7 +74,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 
 		ids := tx.Bucket(bucketIDs)
 		if idKey != nil {
-			if old := ids.Get(idKey); old != nil && len(old) == 8 && int64(binary.BigEndian.Uint64(old)) > at.UnixNano() { //nolint:gosec // an expiry we wrote
+			if old := ids.Get(idKey); len(old) == 8 && int64(binary.BigEndian.Uint64(old)) > at.UnixNano() { //nolint:gosec // an expiry we wrote
 				return nil // seen within VisitIDTTL: counts nothing, writes nothing
 			}
 		}

@@ -533,11 +533,11 @@ func TestContextEndsDuringCommit(t *testing.T) {
 // Defect 9: creating the file fsyncs its directory, once.
 func TestOpenSyncsNewFileDirectory(t *testing.T) {
 	var synced []string
-	real := syncDir
-	t.Cleanup(func() { syncDir = real })
+	orig := syncDir
+	t.Cleanup(func() { syncDir = orig })
 	syncDir = func(dir string) error {
 		synced = append(synced, dir)
-		return real(dir)
+		return orig(dir)
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "counter.db")

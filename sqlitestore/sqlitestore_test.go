@@ -722,11 +722,11 @@ func TestSaltGoneAfterSweep(t *testing.T) {
 // Creating the file fsyncs its directory, once.
 func TestOpenSyncsNewFileDirectory(t *testing.T) {
 	var synced []string
-	real := syncDir
-	t.Cleanup(func() { syncDir = real })
+	orig := syncDir
+	t.Cleanup(func() { syncDir = orig })
 	syncDir = func(dir string) error {
 		synced = append(synced, dir)
-		return real(dir)
+		return orig(dir)
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "counter.sqlite")
