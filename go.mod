@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.74.0
 	github.com/aws/smithy-go v1.28.9
+	github.com/dchest/siphash v1.2.3
 	github.com/hashicorp/hcl/v2 v2.24.0
 	github.com/rs/cors v1.11.1
 	github.com/zclconf/go-cty v1.16.3

@@ -65,13 +65,9 @@ func newLimiter(limit rate.Limit, burst, proxies int) *limiter {
 // COUNTER_RATE_LIMIT it returns nil: no limit.
 func limiterFromEnv(getenv func(string) string) (*limiter, error) {
 	spec := strings.TrimSpace(getenv("COUNTER_RATE_LIMIT"))
-	proxies := 0
-	if s := strings.TrimSpace(getenv("COUNTER_TRUST_PROXY")); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("COUNTER_TRUST_PROXY=%s: want the number of proxies in front (0, 1, 2…)", s)
-		}
-		proxies = n
+	proxies, err := trustProxyFromEnv(getenv)
+	if err != nil {
+		return nil, err
 	}
 	if spec == "" {
 		return nil, nil
@@ -89,6 +85,21 @@ func limiterFromEnv(getenv func(string) string) (*limiter, error) {
 		}
 	}
 	return newLimiter(rate.Limit(n/per.Seconds()), burst, proxies), nil
+}
+
+// trustProxyFromEnv reads COUNTER_TRUST_PROXY: the number of proxies in
+// front whose X-Forwarded-For entries to trust (default 0), for the rate
+// limit and for visitor ids.
+func trustProxyFromEnv(getenv func(string) string) (int, error) {
+	s := strings.TrimSpace(getenv("COUNTER_TRUST_PROXY"))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("COUNTER_TRUST_PROXY=%s: want the number of proxies in front (0, 1, 2…)", s)
+	}
+	return n, nil
 }
 
 // allow takes a token from r's client's bucket. When the bucket is empty it
@@ -148,31 +159,13 @@ func (l *limiter) sweepAt(now time.Time) {
 	}
 }
 
-// clientOf is the client's address as a prefix: the connection's peer, or
-// with proxies trusted proxies in front, the X-Forwarded-For entry the
-// outermost of them appended (entries left of it are the client's to
-// forge). A request with fewer entries than that counts as the peer's.
+// clientOf is the client's address as a prefix (see [counter.ClientAddr]):
+// an IPv4 address or an IPv6 /64.
 func (l *limiter) clientOf(r *http.Request) netip.Prefix {
-	addr := netip.IPv6Unspecified()
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		addr = ap.Addr()
+	addr := counter.ClientAddr(r, l.proxies)
+	if !addr.IsValid() {
+		addr = netip.IPv6Unspecified()
 	}
-	if l.proxies > 0 {
-		var hops []string
-		for _, v := range r.Header.Values("X-Forwarded-For") {
-			for _, h := range strings.Split(v, ",") {
-				hops = append(hops, strings.TrimSpace(h))
-			}
-		}
-		if i := len(hops) - l.proxies; i >= 0 {
-			if a, err := netip.ParseAddr(hops[i]); err == nil {
-				addr = a
-			} else if ap, err := netip.ParseAddrPort(hops[i]); err == nil {
-				addr = ap.Addr()
-			}
-		}
-	}
-	addr = addr.Unmap().WithZone("")
 	bits := 64
 	if addr.Is4() {
 		bits = 32

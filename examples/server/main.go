@@ -76,7 +76,11 @@ func run(log *slog.Logger) error {
 	// On early errors; the normal path closes it below and reports its error.
 	defer func() { _ = closeStore() }()
 
-	api, badges := counter.JSONHandler(store, opts), counter.BadgeHandler(store, opts)
+	counted, err := withVisitors(store, os.Getenv, log)
+	if err != nil {
+		return err
+	}
+	api, badges := counter.JSONHandler(counted, opts), counter.BadgeHandler(counted, opts)
 	if limit != nil {
 		api, badges = limit.wrap(api, false, opts.AllowedOrigins), limit.wrap(badges, true, opts.AllowedOrigins)
 		log.Info("rate limit per client", "per_second", float64(limit.limit), "burst", limit.burst, "trusted_proxies", limit.proxies)
@@ -129,6 +133,31 @@ func run(log *slog.Logger) error {
 type store interface {
 	counter.Incrementer
 	counter.Reader
+}
+
+// withVisitors counts unique visitors on store when it keeps them, unless
+// COUNTER_VISITORS=off; COUNTER_TRUST_PROXY names the client as for the
+// rate limit.
+func withVisitors(s store, getenv func(string) string, log *slog.Logger) (store, error) {
+	switch v := strings.TrimSpace(getenv("COUNTER_VISITORS")); v {
+	case "", "on":
+	case "off":
+		log.Info("visitors: off (COUNTER_VISITORS=off): counting hits only")
+		return s, nil
+	default:
+		return nil, fmt.Errorf("COUNTER_VISITORS=%s: want on (the default) or off", v)
+	}
+	vs, ok := s.(counter.VisitStore)
+	if !ok {
+		log.Info("visitors: off: the store does not keep visitors", "store", fmt.Sprintf("%T", s))
+		return s, nil
+	}
+	proxies, err := trustProxyFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("visitors: on", "trusted_proxies", proxies)
+	return counter.NewVisitors(vs, counter.VisitorOptions{TrustProxy: proxies, Logger: log}), nil
 }
 
 // defaultMaxKeys caps the distinct keys of the bolt and memory stores unless
