@@ -72,10 +72,11 @@ type Options struct {
 	// MaxMarkers caps the visitor markers (who was seen on a day) and,
 	// separately, the visit id markers the file holds, so that a flood of
 	// made-up visitors or visit ids cannot grow the file without limit.
-	// Past the cap a new visitor counts as a hit only and a new visit id is
-	// counted without being remembered; Logger then says so at most once a
-	// minute. Markers expire after a day or two (see counter.VisitorMarkerTTL
-	// and counter.VisitIDTTL) and free their places. Negative means no cap.
+	// Past the cap, RecordVisit of a new visitor or visit id fails with an
+	// error wrapping counter.ErrMarkersFull and writes nothing; a
+	// counter.Visitors in front then counts the visit as a hit only and logs
+	// that at most once a minute. Markers expire after a day or two (see
+	// counter.VisitorMarkerTTL and counter.VisitIDTTL) and free their places. Negative means no cap.
 	// Default: DefaultMaxMarkers (100,000).
 	MaxMarkers int
 	// BatchDelay is how long the first of several concurrent writes waits
@@ -91,8 +92,7 @@ type Options struct {
 	// SweepInterval is how often expired markers and salts are deleted, at
 	// most sweepBatch of each kind per transaction. Default: 1 minute.
 	SweepInterval time.Duration
-	// Logger receives the marker cap notices and sweep failures. Default:
-	// slog.Default().
+	// Logger receives sweep failures. Default: slog.Default().
 	Logger *slog.Logger
 }
 
@@ -117,8 +117,6 @@ type Store struct {
 	// transaction, before and after its changes, and may fail it.
 	beforeWrite func(key string) error
 	afterWrite  func(key string) error
-
-	capped capLog
 
 	saltsMu sync.Mutex
 	salts   map[counter.Date][]byte // day → salt, see DaySalt
@@ -257,7 +255,6 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.swept
 		s.inflight.Wait()
-		s.capped.flush(s.log)
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("boltstore: close: %w", err)
 		}

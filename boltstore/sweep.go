@@ -3,8 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"log/slog"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,7 +40,6 @@ func (s *Store) sweeper(interval time.Duration) {
 			default:
 			}
 		}
-		s.capped.flush(s.log)
 	}
 }
 
@@ -111,42 +108,4 @@ func (s *Store) sweep(now time.Time) (int, error) {
 		return nil
 	})
 	return most, err
-}
-
-// capLog reports visits that met the marker cap: the first at once, then at
-// most one summary a minute.
-type capLog struct {
-	mu                 sync.Mutex
-	last               time.Time // of the last line written
-	visitors, visitIDs int64     // not yet reported
-}
-
-func (c *capLog) note(log *slog.Logger, visitor, visitID bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if visitor {
-		c.visitors++
-	}
-	if visitID {
-		c.visitIDs++
-	}
-	if time.Since(c.last) >= time.Minute {
-		c.writeLocked(log)
-	}
-}
-
-// flush writes the summary of what was not yet reported, if a minute passed.
-func (c *capLog) flush(log *slog.Logger) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if (c.visitors > 0 || c.visitIDs > 0) && time.Since(c.last) >= time.Minute {
-		c.writeLocked(log)
-	}
-}
-
-func (c *capLog) writeLocked(log *slog.Logger) {
-	log.Warn("boltstore: marker cap reached (Options.MaxMarkers): new visitors counted as hits only, new visit ids not remembered",
-		"visitors", c.visitors, "visit_ids", c.visitIDs)
-	c.visitors, c.visitIDs = 0, 0
-	c.last = time.Now()
 }

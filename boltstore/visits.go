@@ -15,9 +15,10 @@ import (
 
 // RecordVisit counts v in one transaction (shared with concurrent writes):
 // the key's count, its visitors, v.Date's numbers and the markers change
-// together or not at all. See [counter.VisitStore]. Past
-// [Options.MaxMarkers] a new visitor counts as a hit only and a new visit
-// id is counted without being remembered.
+// together or not at all. See [counter.VisitStore]. A visit that needs a
+// new marker past [Options.MaxMarkers] fails with an error wrapping
+// counter.ErrMarkersFull and writes nothing; counter.Visitors then counts
+// it as a hit only.
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := checkVisit(v); err != nil {
 		return counter.Stats{}, false, err
@@ -43,14 +44,12 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	markerExpired := !at.Before(counter.VisitorExpiry(v.Date))
 
 	var (
-		st            counter.Stats
-		counted       bool
-		refused       error
-		cappedVisitor bool
-		cappedID      bool
+		st      counter.Stats
+		counted bool
+		refused error
 	)
 	fn := func(tx *bolt.Tx) error {
-		st, counted, refused, cappedVisitor, cappedID = counter.Stats{}, false, nil, false, false
+		st, counted, refused = counter.Stats{}, false, nil
 		if s.beforeWrite != nil {
 			if err := s.beforeWrite(v.Key); err != nil {
 				return err
@@ -78,6 +77,10 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 				return nil // seen within VisitIDTTL: counts nothing, writes nothing
 			}
 		}
+		if idKey != nil && ids.Get(idKey) == nil && s.maxMarkers > 0 && ids.Sequence() >= s.maxMarkers {
+			refused = fmt.Errorf("boltstore: record visit %q: %d visit id markers: %w", v.Key, ids.Sequence(), counter.ErrMarkersFull)
+			return nil
+		}
 		if !found && s.maxKeys > 0 && counts.Sequence() >= s.maxKeys {
 			refused = fmt.Errorf("%w: record visit %q refused, the store holds %d", ErrTooManyKeys, v.Key, counts.Sequence())
 			return nil
@@ -93,7 +96,8 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 			case marked:
 				newVisitor = true
 			case s.maxMarkers > 0 && vmarks.Sequence() >= s.maxMarkers:
-				cappedVisitor = true
+				refused = fmt.Errorf("boltstore: record visit %q: %d visitor markers: %w", v.Key, vmarks.Sequence(), counter.ErrMarkersFull)
+				return nil
 			default:
 				newVisitor, storeMarker = true, true
 			}
@@ -137,7 +141,6 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 			if err := s.putVisitID(tx, idKey, idExpiry); err != nil {
 				return err
 			}
-			cappedID = s.maxMarkers > 0 && ids.Get(idKey) == nil
 		}
 		if s.afterWrite != nil {
 			if err := s.afterWrite(v.Key); err != nil {
@@ -154,21 +157,15 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	if refused != nil {
 		return counter.Stats{}, false, refused
 	}
-	if cappedVisitor || cappedID {
-		s.capped.note(s.log, cappedVisitor, cappedID)
-	}
 	return st, counted, nil
 }
 
-// putVisitID remembers the visit id idKey until expiry, unless the cap is
-// reached (then idKey is not stored).
+// putVisitID remembers the visit id idKey until expiry (the caller checked
+// the cap).
 func (s *Store) putVisitID(tx *bolt.Tx, idKey []byte, expiry int64) error {
 	ids, idexp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExpiry)
 	old := ids.Get(idKey)
 	if old == nil {
-		if s.maxMarkers > 0 && ids.Sequence() >= s.maxMarkers {
-			return nil
-		}
 		if err := ids.SetSequence(ids.Sequence() + 1); err != nil {
 			return err
 		}

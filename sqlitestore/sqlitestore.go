@@ -65,9 +65,10 @@ type Options struct {
 	MaxKeys int
 	// MaxMarkers caps the visitor markers and, separately, the visit id
 	// markers, so that a flood of made-up visitors or visit ids cannot grow
-	// the file without limit. Past the cap a new visitor counts as a hit
-	// only and a new visit id is counted without being remembered; Logger
-	// then says so at most once a minute. Negative means no cap. Default:
+	// the file without limit. Past the cap, RecordVisit of a new visitor or
+	// visit id fails with an error wrapping counter.ErrMarkersFull and
+	// writes nothing; a counter.Visitors in front then counts the visit as
+	// a hit only and logs that at most once a minute. Negative means no cap. Default:
 	// DefaultMaxMarkers (100,000).
 	MaxMarkers int
 	// BusyTimeout is how long a write waits for another process holding the
@@ -78,8 +79,7 @@ type Options struct {
 	// SweepInterval is how often expired markers and salts are deleted, at
 	// most 1,000 rows of each kind per transaction. Default: 1 minute.
 	SweepInterval time.Duration
-	// Logger receives the marker cap notices and sweep failures. Default:
-	// slog.Default().
+	// Logger receives sweep failures. Default: slog.Default().
 	Logger *slog.Logger
 }
 
@@ -98,7 +98,6 @@ type Store struct {
 	// after its changes and may fail it.
 	afterWrite func(key string) error
 
-	capped    capLog
 	stop      chan struct{}
 	swept     chan struct{}
 	closeOnce sync.Once
@@ -330,7 +329,6 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.swept
-		s.capped.flush(s.log)
 		err := errors.Join(s.incr.Close(), s.r.Close(), s.w.Close())
 		if err != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: close: %w", err)

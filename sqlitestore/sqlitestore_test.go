@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -374,26 +376,61 @@ func (b *logBuffer) String() string {
 }
 
 func TestMaxMarkers(t *testing.T) {
-	logs := &logBuffer{}
-	s := tempStore(t, Options{MaxMarkers: 3, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	for i := range 10 {
+	ctx := context.Background()
+	s := tempStore(t, Options{MaxMarkers: 3})
+	for i := range 3 {
 		mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(i), ID: fmt.Sprintf("id%d", i), Time: at(day1, 1)})
 	}
-	st := mustStats(t, s, "k", day1)
-	if st.Count != 10 || st.Visitors != 3 || st.Today.Visitors != 3 {
-		t.Fatalf("10 visitors past a cap of 3: %+v; want 10 hits, 3 visitors", st)
+	// Each visit that needs a new marker past the cap is refused whole.
+	for _, v := range []counter.Visit{
+		{Visitor: visitor(3)},               // a new visitor
+		{Visitor: visitor(0), ID: "id-new"}, // a new visit id
+		{ID: "id-new"},                      // a new visit id, hit only
+		{Visitor: visitor(3), ID: "id0"},    // a repeated id is checked first: not refused, not counted
+	} {
+		v.Key, v.Date, v.Time = "k", day1, at(day1, 2)
+		_, counted, err := s.RecordVisit(ctx, v)
+		if v.ID == "id0" {
+			if err != nil || counted {
+				t.Errorf("RecordVisit(%+v) = counted %v, %v; want a repeat", v, counted, err)
+			}
+			continue
+		}
+		if !errors.Is(err, counter.ErrMarkersFull) || counted {
+			t.Errorf("RecordVisit(%+v) past the cap = counted %v, %v; want ErrMarkersFull", v, counted, err)
+		}
+	}
+	// Visits that need no new marker count.
+	mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(0), Time: at(day1, 2)})
+	mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Time: at(day1, 2)})
+	if st := mustStats(t, s, "k", day1); st.Count != 5 || st.Visitors != 3 {
+		t.Fatalf("after refused visits: %+v; want 5 hits, 3 visitors", st)
 	}
 	checkTallies(t, s, 3, 3)
-	if n := strings.Count(logs.String(), "marker cap reached"); n != 1 {
-		t.Fatalf("%d log lines about the cap for 7 capped visits, want 1:\n%s", n, logs)
+
+	// counter.Visitors in front counts a refused new visitor as a hit and
+	// logs that once.
+	logs := &logBuffer{}
+	vis := counter.NewVisitors(s, counter.VisitorOptions{
+		Now:    func() time.Time { return at(day1, 3) },
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	for i := range 3 {
+		r := httptest.NewRequest(http.MethodGet, "/api/k", nil)
+		r.RemoteAddr = fmt.Sprintf("192.0.2.%d:4321", i+1)
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+		r.Header.Set("Idempotency-Key", fmt.Sprintf("view-%d", i))
+		st, skip, err := vis.Visit(ctx, r, "k")
+		if err != nil || skip != counter.Counted || st.Count != int64(6+i) || st.Visitors != 3 {
+			t.Fatalf("Visit through counter.Visitors past the cap = %+v, %q, %v; want counted as a hit", st, skip, err)
+		}
 	}
-	if _, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, ID: "id9", Time: at(day1, 2)}); !ok {
-		t.Error("a visit id past the cap was remembered")
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d log lines about full markers, want 1:\n%s", n, logs)
 	}
-	if _, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, ID: "id0", Time: at(day1, 2)}); ok {
-		t.Error("a visit id within the cap was forgotten")
-	}
-	if _, err := s.sweep(context.Background(), at(day1, 48)); err != nil {
+
+	// Markers expire and free their places.
+	if _, err := s.sweep(ctx, at(day1, 48)); err != nil {
 		t.Fatal(err)
 	}
 	checkTallies(t, s, 0, 0)

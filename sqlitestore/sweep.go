@@ -3,8 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/resumecounter/counter"
@@ -40,7 +38,6 @@ func (s *Store) sweeper(interval time.Duration) {
 			default:
 			}
 		}
-		s.capped.flush(s.log)
 	}
 }
 
@@ -82,41 +79,4 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 		_, err = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}
 	return most, err
-}
-
-// capLog reports visits that met the marker cap: the first at once, then at
-// most one summary a minute.
-type capLog struct {
-	mu                 sync.Mutex
-	last               time.Time
-	visitors, visitIDs int64 // not yet reported
-}
-
-func (c *capLog) note(log *slog.Logger, visitor, visitID bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if visitor {
-		c.visitors++
-	}
-	if visitID {
-		c.visitIDs++
-	}
-	if time.Since(c.last) >= time.Minute {
-		c.writeLocked(log)
-	}
-}
-
-func (c *capLog) flush(log *slog.Logger) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if (c.visitors > 0 || c.visitIDs > 0) && time.Since(c.last) >= time.Minute {
-		c.writeLocked(log)
-	}
-}
-
-func (c *capLog) writeLocked(log *slog.Logger) {
-	log.Warn("sqlitestore: marker cap reached (Options.MaxMarkers): new visitors counted as hits only, new visit ids not remembered",
-		"visitors", c.visitors, "visit_ids", c.visitIDs)
-	c.visitors, c.visitIDs = 0, 0
-	c.last = time.Now()
 }

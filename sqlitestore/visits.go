@@ -13,8 +13,9 @@ import (
 
 // RecordVisit counts v in one transaction: the key's count and visitors,
 // v.Date's numbers and the markers change together or not at all. See
-// [counter.VisitStore]. Past [Options.MaxMarkers] a new visitor counts as a
-// hit only and a new visit id is counted without being remembered.
+// [counter.VisitStore]. A visit that needs a new marker past
+// [Options.MaxMarkers] fails with an error wrapping counter.ErrMarkersFull
+// and writes nothing; counter.Visitors then counts it as a hit only.
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := checkVisit(v); err != nil {
 		return counter.Stats{}, false, err
@@ -27,13 +28,13 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 		at = time.Now()
 	}
 	var (
-		st                 counter.Stats
-		counted, cVis, cID bool
-		refused            error
+		st      counter.Stats
+		counted bool
+		refused error
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		st, counted, cVis, cID, refused, err = s.recordVisit(ctx, tx, v, at)
+		st, counted, refused, err = s.recordVisit(ctx, tx, v, at)
 		if err == nil && refused == nil && counted && s.afterWrite != nil {
 			err = s.afterWrite(v.Key)
 		}
@@ -47,9 +48,6 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	}
 	if err != nil {
 		return counter.Stats{}, false, fmt.Errorf("sqlitestore: record visit %q: %w", v.Key, err)
-	}
-	if cVis || cID {
-		s.capped.note(s.log, cVis, cID)
 	}
 	return st, counted, nil
 }
@@ -71,7 +69,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at time.Time) (st counter.Stats, counted, cappedVisitor, cappedID bool, refused, err error) {
+func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at time.Time) (st counter.Stats, counted bool, refused, err error) {
 	st.Key, st.Today.Date = v.Key, v.Date
 	found := true
 	err = tx.QueryRowContext(ctx, `SELECT count, visitors FROM counts WHERE key = ?`, v.Key).Scan(&st.Count, &st.Visitors)
@@ -131,7 +129,8 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 				}
 			}
 			if s.maxMarkers > 0 && marks >= s.maxMarkers {
-				cappedVisitor = true
+				refused = fmt.Errorf("sqlitestore: record visit %q: %d visitor markers: %w", v.Key, marks, counter.ErrMarkersFull)
+				return
 			} else {
 				newVisitor, storeMarker = true, true
 			}
@@ -176,7 +175,8 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 				}
 			}
 			if s.maxMarkers > 0 && ids >= s.maxMarkers {
-				cappedID = true
+				refused = fmt.Errorf("sqlitestore: record visit %q: %d visit id markers: %w", v.Key, ids, counter.ErrMarkersFull)
+				return
 			} else if _, err = tx.ExecContext(ctx, `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)`, v.Key, v.ID, exp); err != nil {
 				return
 			}
