@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -634,21 +633,23 @@ func TestPrivacyFileBytes(t *testing.T) {
 	s := open(t, path, Options{})
 	clients := [][2]string{
 		{"203.0.113.77", "Mozilla/5.0 (X11; Linux x86_64) PrivacyProbe/1.0"},
-		{"2001:db8:abcd:12::1", "curl/8.99.1-privacy-probe"},
+		{"2001:db8:abcd:12::1", "Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 Safari/605.1.15 PrivacyProbe2"},
 		{"198.51.100.23", "Mozilla/5.0 (iPhone) SecretAgentString/42"},
 	}
-	salt, err := s.DaySalt(ctx, day1, bytes.Repeat([]byte{0x5a}, counter.SaltLen))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Through counter.Visitors, as the handlers count: it computes the
+	// visitor ids from the address and the User-Agent.
+	vis := counter.NewVisitors(s, counter.VisitorOptions{TrustProxy: 1})
 	for i, c := range clients {
-		// As counter.NewVisitors computes it: a keyed hash of the salt, the
-		// address, the User-Agent and the key.
-		m := hmac.New(sha256.New, salt)
-		m.Write([]byte(c[0] + "\x00" + c[1] + "\x00home"))
-		var id counter.VisitorID
-		copy(id[:], m.Sum(nil))
-		mustVisit(t, s, counter.Visit{Key: "home", Date: day1, Visitor: id, ID: fmt.Sprintf("view-%d", i), Time: at(day1, 9)})
+		for _, key := range []string{"home", "about"} {
+			r := httptest.NewRequest(http.MethodGet, "/api/"+key, nil)
+			r.RemoteAddr = "127.0.0.1:4242"
+			r.Header.Set("X-Forwarded-For", c[0])
+			r.Header.Set("User-Agent", c[1])
+			r.Header.Set("Idempotency-Key", fmt.Sprintf("view-%d", i))
+			if st, skip, err := vis.Visit(ctx, r, key); err != nil || skip != counter.Counted || st.Today.Visitors != int64(i+1) {
+				t.Fatalf("Visit from %s = %+v, %q, %v; want a new visitor", c[0], st, skip, err)
+			}
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
