@@ -131,9 +131,8 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 			if s.maxMarkers > 0 && marks >= s.maxMarkers {
 				refused = fmt.Errorf("sqlitestore: record visit %q: %d visitor markers: %w", v.Key, marks, counter.ErrMarkersFull)
 				return
-			} else {
-				newVisitor, storeMarker = true, true
 			}
+			newVisitor, storeMarker = true, true
 		}
 	}
 	if st.Count == math.MaxInt64 || st.Today.Count == math.MaxInt64 ||
