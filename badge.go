@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/resumecounter/counter/internal/fontmetrics"
+	"github.com/resumecounter/counter/internal/icons"
 )
 
 // Style names a badge look, as on shields.io.
@@ -20,6 +21,7 @@ const (
 	StyleFlatSquare  Style = "flat-square"
 	StylePlastic     Style = "plastic"
 	StyleForTheBadge Style = "for-the-badge"
+	StyleSocial      Style = "social" // GitHub-like: a grey label and a speech-bubble message
 )
 
 // MaxTextLen is the most characters (runes) of a label or message a badge
@@ -49,7 +51,17 @@ type Badge struct {
 	LabelColor string // label background; default "#555"
 	Style      Style  // default StyleFlat
 	ID         string // prefix for element ids, for several badges inlined in one page; default none
+	// Logo names a built-in brand icon drawn before the label (see
+	// [Logos]; case-insensitive, e.g. "github"); default none.
+	Logo string
+	// LogoColor colours the logo, as Color does; default: the brand's
+	// colour in the social style, else the label's text colour.
+	LogoColor string
 }
+
+// Logos lists the brand icons [Badge.Logo] can name, from simple-icons
+// (CC0-1.0; JavaScript's icon is MIT).
+func Logos() []string { return icons.Slugs() }
 
 // Validate reports whether AppendSVG draws b as given (but for runs of
 // spaces, drawn as one): the style and colours are known, Label and Message
@@ -59,9 +71,15 @@ type Badge struct {
 // quote at most 32 bytes of a bad style or colour, and never the text.
 func (b Badge) Validate() error {
 	switch b.Style {
-	case "", StyleFlat, StyleFlatSquare, StylePlastic, StyleForTheBadge:
+	case "", StyleFlat, StyleFlatSquare, StylePlastic, StyleForTheBadge, StyleSocial:
 	default:
-		return fmt.Errorf("%w: unknown style %.32q (want flat, flat-square, plastic or for-the-badge)", ErrInvalidBadge, b.Style)
+		return fmt.Errorf("%w: unknown style %.32q (want flat, flat-square, plastic, for-the-badge or social)", ErrInvalidBadge, b.Style)
+	}
+	if _, ok := icons.Lookup(b.Logo); !ok && b.Logo != "" {
+		return fmt.Errorf("%w: unknown logo %.32q (see counter.Logos)", ErrInvalidBadge, b.Logo)
+	}
+	if _, ok := parseColor(b.LogoColor); !ok && b.LogoColor != "" {
+		return fmt.Errorf("%w: unknown logoColor %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.LogoColor)
 	}
 	if _, ok := parseColor(b.Color); !ok && b.Color != "" {
 		return fmt.Errorf("%w: unknown color %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.Color)
@@ -208,6 +226,9 @@ const (
 // give equal bytes. Appending to a buffer with room (about 1.5 KB for short
 // texts) does not allocate.
 func (b Badge) AppendSVG(dst []byte) []byte {
+	if b.Style == StyleSocial {
+		return b.appendSocial(dst)
+	}
 	st := &flatStyle
 	switch b.Style {
 	case StyleFlatSquare:
@@ -229,18 +250,34 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 	labelPlain, msgPlain := plainASCII(b.Label, st.upper), plainASCII(b.Message, st.upper)
 	label := measure(b.Label, labelPlain, st.labelFace, st.upper)
 	msg := measure(b.Message, msgPlain, st.msgFace, st.upper)
-	hasLabel := label.runes > 0
+	hasText := label.runes > 0
+	logo, hasLogo := icons.Lookup(b.Logo)
+	hasLabel := hasText || hasLogo // a left part
 
-	// Widths in hundredths of a pixel; the texts' centres, doubled.
-	var labelText, msgText, leftW, rightW, labelX2, msgX2 int
+	// Widths in hundredths of a pixel; the texts' centres, doubled. A logo
+	// is 14 px square, margin px from the left edge, 3 px before the label.
+	var labelText, msgText, leftW, rightW, labelX2, msgX2, logoW int
+	margin := 5
+	if st.upper {
+		margin = ftbMargin - 3
+	}
+	if hasLogo {
+		logoW = (margin + 14 + 3) * 100
+	}
 	if st.upper {
 		labelText = label.units*st.fontSize/fontmetrics.UnitsPerEm*100 + ftbLetterSpacing*label.runes
 		msgText = msg.units*st.fontSize/fontmetrics.UnitsPerEm*100 + ftbLetterSpacing*msg.runes
-		if hasLabel {
-			leftW = 2*ftbMargin*100 + labelText
+		switch {
+		case hasText:
+			leftW = ftbMargin*100 + labelText + logoW
+			if !hasLogo {
+				leftW += ftbMargin * 100
+			}
+		case hasLogo:
+			leftW = (2*margin + 14) * 100
 		}
 		rightW = 2*ftbMargin*100 + msgText
-		labelX2 = 2*ftbMargin*100 + labelText
+		labelX2 = leftW + max(logoW, ftbMargin*100) - ftbMargin*100
 		msgX2 = 2*leftW + 2*ftbMargin*100 + msgText
 	} else {
 		// Shields rounds text widths down to whole pixels, then up to odd
@@ -249,11 +286,16 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 		// 4.5 to 5.5 px between the text's natural width and the edges.)
 		labelText = oddWidth(label.units, st.fontSize) * 100
 		msgText = oddWidth(msg.units, st.fontSize) * 100
-		if hasLabel {
+		switch {
+		case hasText && hasLogo:
+			leftW = logoW + labelText + 500
+		case hasText:
 			leftW = labelText + 1000
+		case hasLogo:
+			leftW = (2*margin + 14) * 100
 		}
 		rightW = msgText + 1000
-		labelX2 = leftW
+		labelX2 = leftW + max(logoW-500, 0) // the label's room starts 5 px before the text
 		msgX2 = 2*leftW + rightW
 	}
 	var width num
@@ -264,11 +306,11 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 	dst = append(dst, st.open...)
 	// The accessible text is escaped once; its parts are copied from here.
 	labelStart := len(dst)
-	if hasLabel {
+	if hasText {
 		dst = appendText(dst, b.Label, labelPlain, st.upper, label.truncated)
 	}
 	labelEnd := len(dst)
-	if hasLabel {
+	if hasText {
 		dst = append(dst, ": "...)
 	}
 	msgStart := len(dst)
@@ -310,7 +352,19 @@ func (b Badge) AppendSVG(dst []byte) []byte {
 		dst = append(dst, `</g>`...)
 		dst = append(dst, st.foreground...)
 	}
-	if hasLabel {
+	if hasLogo {
+		var x num
+		x.set(margin * 100)
+		height := 20
+		switch st {
+		case &plasticStyle:
+			height = 18
+		case &ftbStyle:
+			height = 28
+		}
+		dst = appendLogo(dst, logo, x.bytes(), (height-14)/2, b.LogoColor, labelBG.light())
+	}
+	if hasText {
 		dst = appendTextElems(dst, st, labelX2, labelText, labelBG, false, labelStart, labelEnd)
 	}
 	if msg.runes > 0 {

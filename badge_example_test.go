@@ -33,7 +33,9 @@ func ExampleBadge_Validate() {
 	for _, b := range []counter.Badge{
 		{Label: "visitors", Message: "1.2k", Color: "#4c1", Style: counter.StylePlastic},
 		{Label: "visitors", Message: "1.2k", Color: "purple"},
-		{Label: "visitors", Message: "1.2k", Style: "social"},
+		{Label: "visitors", Message: "1.2k", Style: "popout"},
+		{Label: "visitors", Message: "1.2k", Style: counter.StyleSocial, Logo: "github"},
+		{Label: "visitors", Message: "1.2k", Logo: "myspace"},
 	} {
 		err := b.Validate()
 		fmt.Println(errors.Is(err, counter.ErrInvalidBadge), err)
@@ -41,7 +43,9 @@ func ExampleBadge_Validate() {
 	// Output:
 	// false <nil>
 	// true counter: invalid badge: unknown color "purple" (want a shields colour name or hex RGB)
-	// true counter: invalid badge: unknown style "social" (want flat, flat-square, plastic or for-the-badge)
+	// true counter: invalid badge: unknown style "popout" (want flat, flat-square, plastic, for-the-badge or social)
+	// false <nil>
+	// true counter: invalid badge: unknown logo "myspace" (see counter.Logos)
 }
 
 func ExampleAppendNumber() {

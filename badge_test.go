@@ -28,7 +28,7 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden badges in testdata/badge and the gallery in docs/badges")
 
-var allStyles = []counter.Style{counter.StyleFlat, counter.StyleFlatSquare, counter.StylePlastic, counter.StyleForTheBadge}
+var allStyles = []counter.Style{counter.StyleFlat, counter.StyleFlatSquare, counter.StylePlastic, counter.StyleForTheBadge, counter.StyleSocial}
 
 func TestAppendNumber(t *testing.T) {
 	for _, tt := range []struct {
@@ -94,10 +94,18 @@ var goldenBadges = []struct {
 	{"for-the-badge-accents", counter.Badge{Label: "посетители", Message: "straße élan", Color: "yellowgreen", Style: counter.StyleForTheBadge}},
 	{"hostile", counter.Badge{Label: `<script>alert("x&y")</script>`, Message: "a'b\x00\xff\t\n c", Color: `"><x`, LabelColor: "&", Style: "nope", ID: `"><svg onload=x>`}},
 	{"long", counter.Badge{Label: strings.Repeat("long label ", 10), Message: strings.Repeat("9", 100)}},
+	{"social", counter.Badge{Label: "visitors", Message: "12,345", Style: counter.StyleSocial}},
+	{"social-logo", counter.Badge{Label: "visitors", Message: "12,345", Style: counter.StyleSocial, Logo: "github", ID: "s1"}},
+	{"social-accents", counter.Badge{Label: "élan vital", Message: "Ελληνικά", Style: counter.StyleSocial, Logo: "Python", LogoColor: "green"}},
+	{"social-label-only", counter.Badge{Label: "stars", Style: counter.StyleSocial}},
+	{"logo", counter.Badge{Label: "visitors", Message: "12,345", Logo: "github"}},
+	{"logo-only", counter.Badge{Message: "12,345", Logo: "docker", Color: "informational", Style: counter.StylePlastic}},
+	{"logo-light", counter.Badge{Label: "views", Message: "42", Logo: "go", LabelColor: "#eee", Style: counter.StyleFlatSquare}},
+	{"for-the-badge-logo", counter.Badge{Label: "visitors", Message: "12,345", Logo: "kubernetes", LogoColor: "yellow", Style: counter.StyleForTheBadge}},
 }
 
 // gallery lists the golden badges shown in README.md, as docs/badges/NAME.svg.
-var gallery = []string{"flat", "flat-square", "plastic", "for-the-badge", "message-only", "accents"}
+var gallery = []string{"flat", "flat-square", "plastic", "for-the-badge", "message-only", "accents", "social", "logo"}
 
 func TestBadgeGolden(t *testing.T) {
 	for _, tt := range goldenBadges {
@@ -134,6 +142,15 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("AppendSVG differs from %s (run go test -run TestBadgeGolden -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+// capitalized is s with its first letter in upper case, as the social
+// style draws labels.
+func capitalized(s string) string {
+	for i, r := range s {
+		return s[:i] + string(unicode.ToUpper(r)) + s[i+utf8.RuneLen(r):]
+	}
+	return s
 }
 
 // drawn is the text a badge draws for s, written independently of the
@@ -330,7 +347,11 @@ func checkBadge(t testing.TB, b counter.Badge) svgDoc {
 	svg := b.AppendSVG(nil)
 	doc := checkSVG(t, svg)
 	upper := b.Style == counter.StyleForTheBadge
+	social := b.Style == counter.StyleSocial
 	label, message := drawn(b.Label, upper), drawn(b.Message, upper)
+	if social {
+		label = capitalized(label)
+	}
 	want := message
 	if label != "" {
 		want = label + ": " + message
@@ -350,6 +371,22 @@ func checkBadge(t testing.TB, b counter.Badge) svgDoc {
 	}
 	if fmt.Sprint(texts) != fmt.Sprint(wantTexts) {
 		t.Errorf("Badge%+v: texts %q, want %q", b, texts, wantTexts)
+	}
+	if social {
+		// A label box, a gutter, a bubble: each text sits in its box with
+		// at least 3.5 px each side, and the boxes end inside the badge.
+		for _, x := range doc.texts {
+			i := slices.IndexFunc(doc.rects, func(r svgRect) bool { return r.x <= x.x/10 && x.x/10 < r.x+r.width })
+			if i < 0 {
+				t.Fatalf("Badge%+v: text %q outside every box %v", b, x.content, doc.rects)
+			}
+			r := doc.rects[i]
+			left, right := x.x/10-x.textLength/20-r.x, r.x+r.width-x.x/10-x.textLength/20
+			if left < 3.5 || right < 3.5 || r.x+r.width > doc.width {
+				t.Errorf("Badge%+v: text %q in box %v: %v | %v px, badge %v wide", b, x.content, r, left, right, doc.width)
+			}
+		}
+		return doc
 	}
 	// Backgrounds tile the badge; each text is centred in its own.
 	// A badge without a message may keep an empty background for it.
@@ -414,7 +451,8 @@ func TestBadgeStyles(t *testing.T) {
 		{counter.StyleFlatSquare, 20, false, false},
 		{counter.StylePlastic, 18, true, false},
 		{counter.StyleForTheBadge, 28, false, true},
-		{"social", 20, true, false}, // unknown: the default
+		{counter.StyleSocial, 20, true, false},
+		{"popout", 20, true, false}, // unknown: the default
 	} {
 		svg := counter.Badge{Label: "visitors", Message: "ok", Style: tt.style}.AppendSVG(nil)
 		doc := checkSVG(t, svg)
@@ -497,7 +535,12 @@ func TestBadgeValidate(t *testing.T) {
 		{"64 characters", counter.Badge{Label: strings.Repeat("é", 64)}, true},
 		{"65 characters", counter.Badge{Label: strings.Repeat("é", 65)}, false},
 		{"long message", counter.Badge{Message: strings.Repeat("1", 65)}, false},
-		{"unknown style", counter.Badge{Style: "social"}, false},
+		{"unknown style", counter.Badge{Style: "popout"}, false},
+		{"social style", counter.Badge{Style: counter.StyleSocial}, true},
+		{"logo", counter.Badge{Logo: "GitHub", LogoColor: "#fff"}, true},
+		{"unknown logo", counter.Badge{Logo: "linkedin"}, false},
+		{"logo path", counter.Badge{Logo: "../github"}, false},
+		{"bad logoColor", counter.Badge{Logo: "github", LogoColor: "purple"}, false},
 		{"unknown color", counter.Badge{Color: "purple"}, false},
 		{"unknown labelColor", counter.Badge{LabelColor: "rgb(1,2,3)"}, false},
 		{"invalid UTF-8", counter.Badge{Label: "a\xffb"}, false},
@@ -539,11 +582,16 @@ func TestBadgeIDs(t *testing.T) {
 	}
 	for _, st := range allStyles {
 		doc := checkBadge(t, counter.Badge{Label: "a", Message: "b", ID: "b7-", Style: st})
-		if st == counter.StyleFlat || st == counter.StylePlastic {
+		switch {
+		case st == counter.StyleFlat || st == counter.StylePlastic:
 			if fmt.Sprint(doc.ids) != "[b7-s b7-r]" {
 				t.Errorf("style %s: ids %q, want b7-s and b7-r", st, doc.ids)
 			}
-		} else if len(doc.ids) != 0 {
+		case st == counter.StyleSocial: // the label's gradient
+			if fmt.Sprint(doc.ids) != "[b7-s]" {
+				t.Errorf("style %s: ids %q, want b7-s", st, doc.ids)
+			}
+		case len(doc.ids) != 0:
 			t.Errorf("style %s: ids %q, want none", st, doc.ids)
 		}
 	}
@@ -555,6 +603,9 @@ func TestBadgeDoesNotAllocate(t *testing.T) {
 		{Label: "visitors", Message: "12,345"},
 		{Label: "Zürich\t\tcafé", Message: "<&>", Style: counter.StyleForTheBadge, Color: "#abc", ID: "x"},
 		{Label: strings.Repeat("long ", 30), Message: "1", Style: counter.StylePlastic},
+		{Label: "visitors", Message: "12,345", Style: counter.StyleSocial, Logo: "github"},
+		{Label: "Visitors", Message: "12,345", Style: counter.StyleSocial, LogoColor: "#abc", Logo: "go"},
+		{Label: "visitors", Message: "12,345", Style: counter.StyleForTheBadge, Logo: "docker", LogoColor: "yellow"},
 	} {
 		if n := testing.AllocsPerRun(100, func() { buf = b.AppendSVG(buf[:0]) }); n != 0 {
 			t.Errorf("Badge%+v: %v allocations per AppendSVG into a reused buffer, want 0", b, n)
@@ -626,6 +677,10 @@ func TestBadgeChromium(t *testing.T) {
 			add(counter.Badge{Label: labels[i%len(labels)], Message: m, Style: st, Color: []string{"green", "yellow", "#eee", "red"}[i%4]})
 		}
 		add(counter.Badge{Message: "message only", Style: st})
+		for i, logo := range counter.Logos() {
+			add(counter.Badge{Label: labels[i%len(labels)], Message: messages[i%len(messages)], Style: st, Logo: logo})
+		}
+		add(counter.Badge{Message: "logo, no label", Style: st, Logo: "github"})
 		for _, s := range fallback {
 			add(counter.Badge{Label: s, Message: s, Style: st})
 		}
@@ -678,8 +733,12 @@ func TestBadgeChromium(t *testing.T) {
 	for _, m := range res.Badges {
 		b := badges[m.ID]
 		var want []string
-		for _, s := range []string{b.Label, b.Message} {
-			if d := drawn(s, b.Style == counter.StyleForTheBadge); d != "" {
+		for i, s := range []string{b.Label, b.Message} {
+			d := drawn(s, b.Style == counter.StyleForTheBadge)
+			if i == 0 && b.Style == counter.StyleSocial {
+				d = capitalized(d)
+			}
+			if d != "" {
 				want = append(want, d)
 			}
 		}
@@ -690,7 +749,7 @@ func TestBadgeChromium(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("Chromium read the texts of Badge%+v as %q, want %q", b, got, want)
 		}
-		for _, x := range m.Texts {
+		for ti, x := range m.Texts {
 			what := fmt.Sprintf("%s %q: natural width %.2f px, textLength %.2f, padding %.2f | %.2f", b.Style, x.Text, x.Natural, x.TextLength, x.Left, x.Right)
 			if strings.ContainsFunc(x.Text, func(r rune) bool { return unicode.Is(unicode.Han, r) || r > 0xffff }) {
 				if x.Left < 4 || x.Right < 4 {
@@ -698,11 +757,30 @@ func TestBadgeChromium(t *testing.T) {
 				}
 				continue
 			}
+			// The designed space on each side: 5 px; 12 px and half the
+			// letter spacing in for-the-badge; shields' social boxes, which
+			// start at .5 px, hold the label 5 px and the message 4 px from
+			// their edges; a label 3 px after its logo.
+			isLabel := ti == 0 && b.Label != ""
 			want, tol := 5.0, 1.0
 			if b.Style == counter.StyleForTheBadge {
 				want = 12 + float64(utf8.RuneCountInString(x.Text))*1.25/2
 			}
-			for _, pad := range []float64{x.Left, x.Right} {
+			wants := [2]float64{want, want}
+			if b.Style == counter.StyleSocial {
+				wants = [2]float64{3.5, 4.5}
+				if isLabel {
+					wants = [2]float64{4.5, 5.5}
+				}
+			}
+			if b.Logo != "" && isLabel {
+				wants[0] = 3
+				if b.Style == counter.StyleForTheBadge {
+					wants[0] = 3 + float64(utf8.RuneCountInString(x.Text))*1.25/2
+				}
+			}
+			for side, pad := range []float64{x.Left, x.Right} {
+				want := wants[side]
 				dev := pad - want
 				if math.Abs(dev) > math.Abs(worst.dev) {
 					worst.dev, worst.what = dev, what

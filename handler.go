@@ -84,7 +84,7 @@ const (
 // count; other methods answer 405. ?format=shields answers the shields.io
 // endpoint schema ({"schemaVersion":1,"label":…,"message":…,"color":…}),
 // read-only unless ?hit=true, and takes the badge parameters label, color,
-// labelColor and style.
+// labelColor, style, logo and logoColor.
 //
 // Counted responses are never cached (Cache-Control: no-cache, no-store,
 // must-revalidate, max-age=0, with Pragma: no-cache and Expires: 0 for
@@ -127,7 +127,7 @@ func JSONHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 //
 // It follows [JSONHandler]'s rules for methods, ?hit=false, caching, CORS,
 // keys and errors, and takes the query parameters label (empty draws a
-// message-only badge), color, labelColor and style, each overriding the
+// message-only badge), color, labelColor, style, logo and logoColor, each overriding the
 // option of the same name. An invalid parameter answers 400. Every response
 // with a body, errors included, is an SVG (image/svg+xml, with a
 // Content-Security-Policy that forbids scripts), so an <img> always shows
@@ -268,9 +268,11 @@ type query struct {
 	label, color, labelColor          string
 	style                             string
 	show, days, optout                string
+	logo, logoColor                   string
 	hasHit, hasFormat, hasLabel       bool
 	hasColor, hasLabelColor, hasStyle bool
 	hasShow, hasDays, hasOptout       bool
+	hasLogo, hasLogoColor             bool
 }
 
 var errQuery = errors.New("counter: malformed query")
@@ -313,6 +315,10 @@ func parseQuery(raw string) (query, error) {
 			dst, seen = &q.days, &q.hasDays
 		case "optout":
 			dst, seen = &q.optout, &q.hasOptout
+		case "logo":
+			dst, seen = &q.logo, &q.hasLogo
+		case "logoColor":
+			dst, seen = &q.logoColor, &q.hasLogoColor
 		default:
 			continue
 		}
@@ -425,8 +431,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if q.hasStyle {
 			b.Style = Style(q.style)
 		}
-		if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle {
-			if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || b.Validate() != nil {
+		if q.hasLogo {
+			b.Logo = q.logo
+		}
+		if q.hasLogoColor {
+			b.LogoColor = q.logoColor
+		}
+		if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle || q.hasLogo || q.hasLogoColor {
+			if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || len(b.LogoColor) > maxColorLen || b.Validate() != nil {
 				h.fail(w, r, errBadBadge, h.defaults)
 				return
 			}
@@ -807,6 +819,14 @@ func (h *handler) appendShields(dst []byte, b Badge, sh show, st Stats) []byte {
 	if b.Style != StyleFlat {
 		dst = append(dst, `,"style":`...)
 		dst = appendJSONString(dst, string(b.Style))
+	}
+	if b.Logo != "" {
+		dst = append(dst, `,"namedLogo":`...)
+		dst = appendJSONString(dst, b.Logo)
+	}
+	if b.LogoColor != "" {
+		dst = append(dst, `,"logoColor":`...)
+		dst = appendJSONString(dst, b.LogoColor)
 	}
 	return append(dst, '}')
 }

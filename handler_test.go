@@ -269,6 +269,9 @@ func TestJSONHandler(t *testing.T) {
 			target: "/api/visitors?format=shields", wantCode: 200,
 			wantBody: `{"schemaVersion":1,"label":"views","message":"10","color":"orange"}`, wantCount: 10},
 		{name: "shields endpoint with a bad colour", method: "GET", target: "/api/visitors?format=shields&color=url(x)", wantCode: 400, wantCount: 10},
+		{name: "shields endpoint with a logo", method: "GET", target: "/api/visitors?format=shields&style=social&logo=github&logoColor=%23fff", wantCode: 200,
+			wantBody: `{"schemaVersion":1,"label":"visitors","message":"10","color":"blue","style":"social","namedLogo":"github","logoColor":"#fff"}`, wantCount: 10},
+		{name: "shields endpoint with an unknown logo", method: "GET", target: "/api/visitors?format=shields&logo=linkedin", wantCode: 400, wantCount: 10},
 		{name: "badge parameters ignored without format", method: "GET", target: "/api/visitors?color=url(x)", wantCode: 200, wantCount: 11},
 		{name: "hit=false needs a Reader", store: func(m *counter.Memory) counter.Incrementer { return incrementOnly{m} },
 			method: "GET", target: "/api/visitors?hit=false", wantCode: 501,
@@ -382,6 +385,12 @@ func TestBadgeHandler(t *testing.T) {
 			wantCode: 200, want: wantBadge(groupedCount(1234), func(b *counter.Badge) {
 				b.Color, b.LabelColor, b.Style = "brightgreen", "#abc", counter.StyleForTheBadge
 			}), wantCount: 1234},
+		{name: "social style with a logo", method: "GET", target: "/api/visitors?style=social&logo=GitHub&logoColor=orange", wantCode: 200,
+			want: wantBadge(groupedCount(1234), func(b *counter.Badge) {
+				b.Style, b.Logo, b.LogoColor = counter.StyleSocial, "GitHub", "orange"
+			}), wantCount: 1234},
+		{name: "unknown logo", method: "GET", target: "/api/visitors?logo=linkedin", wantCode: 400, want: wantErrBadge("invalid badge parameter"), wantCount: 1233},
+		{name: "unknown logo colour", method: "GET", target: "/api/visitors?logo=go&logoColor=url(x)", wantCode: 400, wantCount: 1233},
 		{name: "hex colour without #", method: "GET", target: "/api/visitors?color=ff8800", wantCode: 200,
 			want: wantBadge(groupedCount(1234), func(b *counter.Badge) { b.Color = "ff8800" }), wantCount: 1234},
 		{name: "options", opts: counter.HandlerOptions{Label: "views", Color: "green", LabelColor: "red", Style: counter.StylePlastic, NumberFormat: counter.FormatPlain},

@@ -35,16 +35,20 @@ async function main () {
       const rects = [...svg.querySelectorAll('g > rect')]
         .filter(r => !(r.getAttribute('fill') || '').startsWith('url('))
         .map(r => ({ x: +(r.getAttribute('x') || 0), w: +r.getAttribute('width') }))
+      // A logo (a nested svg) bounds the label on the left.
+      const logo = svg.querySelector('svg')
+      const logoRight = logo ? +logo.getAttribute('x') + +logo.getAttribute('width') : -Infinity
       const texts = [...svg.querySelectorAll('text:not([aria-hidden])')].map(t => {
         // The text is drawn at ten times the size inside scale(.1).
         const natural = t.getComputedTextLength() / 10
         const cx = +t.getAttribute('x') / 10
         const r = rects.find(r => r.x <= cx && cx < r.x + r.w)
+        const start = logoRight > r.x && logoRight < cx ? logoRight : r.x
         return {
           text: t.textContent,
           natural,
           textLength: +t.getAttribute('textLength') / 10,
-          left: cx - natural / 2 - r.x,
+          left: cx - natural / 2 - start,
           right: r.x + r.w - (cx + natural / 2),
         }
       })

@@ -104,6 +104,9 @@ func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, 
 	mux.Handle("/api/{key}", jsonHandler)
 	mux.Handle("/badge/{key}", counter.BadgeHandler(counted, opts))
 	mux.Handle("/{$}", jsonHandler)
+	if days, ok := counted.(counter.DayReader); ok {
+		mux.Handle("/chart/{key}", counter.ChartHandler(days, opts))
+	}
 	return mux, nil
 }
 

@@ -451,3 +451,24 @@ func TestOriginThatNeverMatchesStopsInit(t *testing.T) {
 		t.Fatalf("newHandler = %v, want an error naming COUNTER_ALLOWED_ORIGINS and the entry", err)
 	}
 }
+
+// TestChart: /chart/{key} draws the key's last days as an SVG, read-only.
+func TestChart(t *testing.T) {
+	fn, client, table := setup(t)
+	for range 2 {
+		invoke(t, fn, event(t, fixtures[0], req{path: "/api/chart-key"}))
+	}
+	resp := invoke(t, fn, event(t, fixtures[0], req{path: "/chart/chart-key", query: "days=7"}))
+	if resp.StatusCode != http.StatusOK || resp.Headers["Content-Type"] != "image/svg+xml" {
+		t.Fatalf("chart: status %d, Content-Type %q, body %.200q", resp.StatusCode, resp.Headers["Content-Type"], resp.Body)
+	}
+	if !strings.Contains(resp.Body, "<svg") || !strings.Contains(resp.Body, "<title>") {
+		t.Errorf("chart body is not an SVG chart: %.300q", resp.Body)
+	}
+	if resp := invoke(t, fn, event(t, fixtures[0], req{path: "/chart/chart-key", query: "days=0"})); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("days=0: status %d, want 400", resp.StatusCode)
+	}
+	if n := stored(t, client, table, "chart-key"); n != 2 {
+		t.Errorf("table holds %d after reading the chart, want 2", n)
+	}
+}

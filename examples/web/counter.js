@@ -16,6 +16,17 @@
 // cannot be reached, and data-counter-state="ok" or "error";
 // [data-counter-img] and [data-counter-md] get the HTML and Markdown that
 // embed the badge; <img data-counter-badge> shows it without counting.
+//
+// Each page view counts once: the request carries a random visit id (the
+// server's Idempotency-Key, sent as ?visit= so that no CORS preflight is
+// needed), reused by a second run of this script in the same page, by the
+// one retry after a failed request, and when the page comes back from the
+// back/forward cache, so the server counts it once.
+//
+// Owner opt-out: open any page of the site with #counter-optout and this
+// browser only reads from then on (localStorage); #counter-optin undoes it.
+// The page shows a one-line confirmation ([data-counter-notice] if the page
+// has one, else a line at the top).
 (function () {
   'use strict'
   var script = document.currentScript
@@ -25,16 +36,24 @@
   var mode = cfg.count || 'view'
   var path = encodeURIComponent(key)
   var flag = 'counter:counted:' + base + '/' + key
+  var optoutFlag = 'counter:optout'
   var placeholder = '\u2013'
+  var retryDelay = 1000 // ms before the one retry
 
-  function storage () {
-    try { return window.sessionStorage } catch (e) { return null } // blocked storage throws
+  function store (name) {
+    try { return window[name] } catch (e) { return null } // blocked storage throws
   }
-  function counted () {
-    try { var s = storage(); return !!s && s.getItem(flag) === '1' } catch (e) { return false }
+  function get (name, k) {
+    try { var s = store(name); return !!s && s.getItem(k) === '1' } catch (e) { return false }
   }
-  function remember () {
-    try { var s = storage(); if (s) s.setItem(flag, '1') } catch (e) {}
+  function set (name, k, on) {
+    try {
+      var s = store(name)
+      if (!s) return false
+      if (on) s.setItem(k, '1')
+      else s.removeItem(k)
+      return true
+    } catch (e) { return false }
   }
   function each (selector, fn) {
     var els = document.querySelectorAll(selector)
@@ -43,8 +62,100 @@
   function show (text, state) {
     each('[data-counter]', function (el) { el.textContent = text; el.setAttribute('data-counter-state', state) })
   }
+  function notice (text) {
+    var el = document.querySelector('[data-counter-notice]')
+    if (!el) {
+      el = document.createElement('p')
+      el.setAttribute('data-counter-notice', '')
+      el.style.cssText = 'margin:0;padding:.5em 1em;font:14px/1.4 system-ui,sans-serif;background:#fff8c5;color:#1f2328;border-bottom:1px solid #d4a72c'
+      document.body.insertBefore(el, document.body.firstChild)
+    }
+    el.setAttribute('role', 'status')
+    el.textContent = text
+  }
+
+  // The owner's opt-out, set or cleared by the address's fragment.
+  function optOutFromHash () {
+    var h = location.hash
+    if (h !== '#counter-optout' && h !== '#counter-optin') return
+    var out = h === '#counter-optout'
+    if (!set('localStorage', optoutFlag, out)) {
+      notice('Counter: this browser blocks local storage, so the opt-out cannot be kept.')
+      return
+    }
+    notice(out
+      ? 'Counter: visits from this browser are no longer counted on this site (open the page with #counter-optin to undo).'
+      : 'Counter: visits from this browser are counted again on this site.')
+    try { history.replaceState(history.state, '', location.pathname + location.search) } catch (e) {}
+  }
+
+  // A random visit id of 22 characters of [A-Za-z0-9_-] (128 bits), one
+  // per page view: kept on window, so that a second run of this script in
+  // the same page reuses it.
+  function visitID () {
+    var ids = window.__counterVisits || (window.__counterVisits = {})
+    var k = base + '/' + key
+    if (!ids[k]) {
+      var b = new Uint8Array(16)
+      crypto.getRandomValues(b)
+      var s = ''
+      for (var i = 0; i < b.length; i++) s += String.fromCharCode(b[i])
+      ids[k] = btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+    }
+    return ids[k]
+  }
+
+  // request fetches url once, and once more after a network error or a
+  // 502, 503 or 504, with the same url (and so the same visit id). It
+  // resolves to the answer's JSON; it rejects with err.unsent set when
+  // every attempt failed before any answer came (a network error).
+  function request (url) {
+    function attempt () {
+      return fetch(url, { method: 'GET', mode: 'cors', credentials: 'omit', cache: 'no-store' })
+    }
+    function retryable (res) { return res.status === 502 || res.status === 503 || res.status === 504 }
+    function later () { return new Promise(function (resolve) { setTimeout(resolve, retryDelay) }) }
+    return attempt()
+      .then(function (res) {
+        if (!retryable(res)) return res
+        return later().then(attempt).catch(function () { return res }) // the retry's network error: keep the first answer
+      }, function (err) {
+        if (!(err instanceof TypeError)) throw err
+        return later().then(attempt).catch(function (err2) {
+          if (err2 instanceof TypeError) err2.unsent = true
+          throw err2
+        })
+      })
+      .then(function (res) {
+        if (!res.ok) throw new Error('counter: HTTP ' + res.status)
+        return res.json()
+      })
+  }
+
+  function update (counting) {
+    var optedOut = get('localStorage', optoutFlag)
+    var hit = counting && !optedOut && (mode === 'view' || (mode === 'session' && !get('sessionStorage', flag)))
+    var url = base + '/api/' + path
+    if (hit) url += '?visit=' + visitID()
+    else url += '?hit=false' + (optedOut ? '&optout=1' : '')
+    // In session mode the tab counts as counted before the request leaves,
+    // so a reload while it is in flight only reads.
+    if (hit && mode === 'session') set('sessionStorage', flag, true)
+    return request(url)
+      .then(function (body) {
+        if (!body || typeof body.count !== 'number') throw new Error('counter: no count in the answer')
+        show(new Intl.NumberFormat().format(body.count), 'ok')
+      })
+      .catch(function (err) {
+        // Unmark only when no request reached the server.
+        if (hit && mode === 'session' && err && err.unsent) set('sessionStorage', flag, false)
+        show(placeholder, 'error')
+        if (window.console) console.warn(err && err.message ? err.message : err)
+      })
+  }
 
   function run () {
+    optOutFromHash()
     var badge = base + '/badge/' + path
     each('[data-counter-img]', function (el) { el.textContent = '<img src="' + badge + '" alt="' + key + '">' })
     each('[data-counter-md]', function (el) { el.textContent = '![' + key + '](' + badge + ')' })
@@ -53,24 +164,13 @@
       el.alt = key
       el.src = badge + '?hit=false'
     })
-
-    var hit = mode === 'view' || (mode === 'session' && !counted())
-    var url = base + '/api/' + path + (hit ? '' : '?hit=false')
-    fetch(url, { method: 'GET', mode: 'cors', credentials: 'omit', cache: 'no-store' })
-      .then(function (res) {
-        if (!res.ok) throw new Error('counter: HTTP ' + res.status)
-        return res.json()
-      })
-      .then(function (body) {
-        if (!body || typeof body.count !== 'number') throw new Error('counter: no count in the answer')
-        if (hit && mode === 'session') remember()
-        show(new Intl.NumberFormat().format(body.count), 'ok')
-      })
-      .catch(function (err) {
-        show(placeholder, 'error')
-        if (window.console) console.warn(err && err.message ? err.message : err)
-      })
+    update(true)
   }
+
+  // Back from the back/forward cache: the same page view. Ask again with the
+  // same visit id, which the server does not count twice.
+  window.addEventListener('pageshow', function (e) { if (e.persisted) update(true) })
+  window.addEventListener('hashchange', optOutFromHash)
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', run)
   else run()
