@@ -89,7 +89,7 @@ type Options struct {
 	LockTimeout time.Duration
 	// FileMode is the permission of a file Open creates. Default: 0600.
 	FileMode os.FileMode
-	// SweepInterval is how often expired markers and salts are deleted, at
+	// SweepInterval is how often expired markers are deleted, at
 	// most 1,000 of each kind per transaction. Default: 1 minute.
 	SweepInterval time.Duration
 	// Logger receives sweep failures. Default: slog.Default().

@@ -14,7 +14,7 @@ import (
 // transaction deletes, so that a sweep never holds the writer for long.
 const sweepBatch = 1000
 
-// sweeper deletes expired markers and salts every interval until Close.
+// sweeper deletes expired markers every interval until Close.
 func (s *Store) sweeper(interval time.Duration) {
 	defer close(s.swept)
 	t := time.NewTicker(interval)
