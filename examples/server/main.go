@@ -190,7 +190,7 @@ func openStore(ctx context.Context, log *slog.Logger, maxKeys int) (store, func(
 		if err != nil {
 			return nil, nil, err
 		}
-		keys, _ := s.Keys()
+		keys, _ := s.NumKeys()
 		log.Info("store: bbolt file", "path", path, "keys", keys, "max_keys", maxKeys)
 		closed := false
 		return s, func() error {

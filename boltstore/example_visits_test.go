@@ -1,0 +1,38 @@
+package boltstore_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/boltstore"
+)
+
+func ExampleStore_RecordVisit() {
+	dir, err := os.MkdirTemp("", "counter")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := boltstore.Open(filepath.Join(dir, "counter.db"), boltstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	// counter.NewVisitors computes visitor ids; here two made-up ones.
+	ctx, day := context.Background(), counter.Date("2026-12-01")
+	for _, who := range []byte{1, 2, 1} {
+		v := counter.Visit{Key: "home", Date: day, Visitor: counter.VisitorID{who}}
+		if _, _, err := store.RecordVisit(ctx, v); err != nil {
+			log.Fatal(err)
+		}
+	}
+	st, _ := store.Stats(ctx, "home", day)
+	fmt.Printf("%d hits, %d visitors; today %d and %d\n", st.Count, st.Visitors, st.Today.Count, st.Today.Visitors)
+	// Output:
+	// 3 hits, 2 visitors; today 3 and 2
+}

@@ -1,0 +1,82 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/resumecounter/counter"
+)
+
+// sweepBatch is the most rows of one kind one sweep transaction deletes,
+// so that a sweep never holds the writer for long.
+const sweepBatch = 1000
+
+// sweeper deletes expired markers and salts every interval until Close.
+func (s *Store) sweeper(interval time.Duration) {
+	defer close(s.swept)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := s.sweep(context.Background(), time.Now())
+			if err != nil {
+				s.log.Error("sqlitestore: sweep expired markers", "err", err)
+				break
+			}
+			if n < sweepBatch {
+				break
+			}
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// sweep deletes, in one transaction, up to sweepBatch expired rows of each
+// kind as of now and returns the most deleted of one kind.
+func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
+	// A visitor marker or salt of day D expires at D + VisitorMarkerTTL:
+	// expired are the days up to the date of now - VisitorMarkerTTL.
+	lastDead := string(counter.DateOf(now.UTC().Add(-counter.VisitorMarkerTTL)))
+	most, total := 0, 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		most, total = 0, 0
+		for _, q := range []struct {
+			sql string
+			arg any
+		}{
+			{`DELETE FROM visitor_marks WHERE rowid IN (SELECT rowid FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead},
+			{`DELETE FROM salts WHERE rowid IN (SELECT rowid FROM salts WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead},
+			{`DELETE FROM visit_ids WHERE rowid IN (SELECT rowid FROM visit_ids WHERE expires <= ? ORDER BY expires LIMIT 1000)`, now.UnixNano()},
+		} {
+			res, err := tx.ExecContext(ctx, q.sql, q.arg)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			most = max(most, int(n))
+			total += int(n)
+		}
+		return nil
+	})
+	if err == nil && total > 0 {
+		// The WAL still holds the pages as they were before the delete:
+		// copy it into the file (where secure_delete zeroed the rows) and
+		// truncate it. Readers in the way make this a partial checkpoint,
+		// finished by a later sweep.
+		_, err = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
+	return most, err
+}
