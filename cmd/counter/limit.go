@@ -65,13 +65,9 @@ func newLimiter(limit rate.Limit, burst, proxies int) *limiter {
 // COUNTER_RATE_LIMIT it returns nil: no limit.
 func limiterFromEnv(getenv func(string) string) (*limiter, error) {
 	spec := strings.TrimSpace(getenv("COUNTER_RATE_LIMIT"))
-	proxies := 0
-	if s := strings.TrimSpace(getenv("COUNTER_TRUST_PROXY")); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("COUNTER_TRUST_PROXY=%s: want the number of proxies in front (0, 1, 2…)", s)
-		}
-		proxies = n
+	proxies, err := proxiesFromEnv(getenv)
+	if err != nil {
+		return nil, err
 	}
 	if spec == "" {
 		return nil, nil
@@ -89,6 +85,20 @@ func limiterFromEnv(getenv func(string) string) (*limiter, error) {
 		}
 	}
 	return newLimiter(rate.Limit(n/per.Seconds()), burst, proxies), nil
+}
+
+// proxiesFromEnv reads COUNTER_TRUST_PROXY: the number of proxies in front
+// whose X-Forwarded-For entries to trust (default 0).
+func proxiesFromEnv(getenv func(string) string) (int, error) {
+	s := strings.TrimSpace(getenv("COUNTER_TRUST_PROXY"))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("COUNTER_TRUST_PROXY=%s: want the number of proxies in front (0, 1, 2…)", s)
+	}
+	return n, nil
 }
 
 // allow takes a token from r's client's bucket. When the bucket is empty it
@@ -121,6 +131,28 @@ func (l *limiter) allow(r *http.Request) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+// wait reports how long r's client must wait for a token, without taking
+// one: 0 when a token is there.
+func (l *limiter) wait(r *http.Request) time.Duration {
+	key := l.clientOf(r)
+	now := l.now()
+	l.mu.Lock()
+	c := l.clients[key]
+	bucket := l.overflow
+	if c == nil && len(l.clients) < l.max {
+		l.mu.Unlock()
+		return 0 // a new client's bucket is full
+	}
+	if c != nil {
+		bucket = c.bucket
+	}
+	l.mu.Unlock()
+	if tokens := bucket.TokensAt(now); tokens < 1 {
+		return time.Duration(math.Ceil((1 - tokens) / float64(l.limit) * float64(time.Second)))
+	}
+	return 0
 }
 
 // sweep drops the clients whose buckets are full again and runs again

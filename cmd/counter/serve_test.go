@@ -25,22 +25,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
-// binary is the server, built once by TestMain.
+// binary is the counter command, built once by TestMain.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "counter-server")
+	dir, err := os.MkdirTemp("", "counter-command")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "server")
+	binary = filepath.Join(dir, "counter")
 	// go test puts its own go command first on PATH.
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
@@ -93,11 +96,11 @@ func baseEnv(t *testing.T) []string {
 	}
 }
 
-// launch starts the server with env added to baseEnv, without waiting.
+// launch starts counter serve with env added to baseEnv, without waiting.
 func launch(t *testing.T, env ...string) *server {
 	t.Helper()
 	s := &server{stderr: new(syncBuffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(binary)
+	s.cmd = exec.Command(binary, "serve")
 	s.cmd.Env = append(baseEnv(t), env...)
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Stderr = s.stderr
@@ -569,11 +572,19 @@ func TestStartupErrors(t *testing.T) {
 		{"missing table", func(t *testing.T) []string {
 			return awsEnv(testenv.DynaliteEndpoint(t), "no-such-table")
 		}, []string{"DynamoDB table no-such-table not found in region us-east-1", "COUNTER_TABLE"}},
-		{"wrong key schema", func(t *testing.T) []string {
-			endpoint := testenv.DynaliteEndpoint(t)
-			return awsEnv(endpoint, testenv.CreateTable(t, testenv.DynamoClient(endpoint), "pk"))
-		}, []string{"has partition key pk, want id"}},
-		{"unknown store", func(*testing.T) []string { return []string{"COUNTER_STORE=redis"} }, []string{"COUNTER_STORE=redis"}},
+		{"partition key named otherwise", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "pk", types.ScalarAttributeTypeS, ""))
+		}, []string{"has partition key pk;", "string (S) partition key id and no sort key", "COUNTER_TABLE"}},
+		{"number partition key", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "id", types.ScalarAttributeTypeN, ""))
+		}, []string{"has partition key id of type N;", "string (S) partition key id and no sort key"}},
+		{"binary partition key", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "id", types.ScalarAttributeTypeB, ""))
+		}, []string{"has partition key id of type B;"}},
+		{"sort key", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "id", types.ScalarAttributeTypeS, "sk"))
+		}, []string{"has sort key sk;", "string (S) partition key id and no sort key"}},
+		{"unknown store", func(*testing.T) []string { return []string{"COUNTER_STORE=nosuch"} }, []string{"COUNTER_STORE=nosuch: want bolt (the default), memory, dynamodb"}},
 		{"invalid allowed key", func(*testing.T) []string { return []string{"COUNTER_KEYS=home, a/b"} }, []string{"COUNTER_KEYS", "a/b"}},
 		{"bad key cap", func(*testing.T) []string { return []string{"COUNTER_MAX_KEYS=lots"} }, []string{"COUNTER_MAX_KEYS=lots"}},
 		{"bad rate limit", func(*testing.T) []string { return []string{"COUNTER_RATE_LIMIT=10/d"} }, []string{"COUNTER_RATE_LIMIT=10/d", "10/s"}},
@@ -625,6 +636,35 @@ func TestStartupErrors(t *testing.T) {
 		})
 	}
 }
+
+// wrongTable creates a table in dynalite keyed otherwise than the counter
+// needs: partition key pk of type kind and, if sk is not empty, a string
+// sort key sk. It returns the endpoint and the table.
+func wrongTable(t *testing.T, pk string, kind types.ScalarAttributeType, sk string) (string, string) {
+	t.Helper()
+	endpoint := testenv.DynaliteEndpoint(t)
+	client := testenv.DynamoClient(endpoint)
+	name := fmt.Sprintf("wrong-%d-%d", os.Getpid(), wrongTables.Add(1))
+	in := &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(pk), AttributeType: kind}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}
+	if sk != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(sk), AttributeType: types.ScalarAttributeTypeS})
+		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := client.CreateTable(ctx, in); err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	t.Cleanup(func() { _, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	return endpoint, name
+}
+
+var wrongTables atomic.Int64
 
 // TestRateLimit: COUNTER_RATE_LIMIT gives each client a burst, then 429
 // with Retry-After and nothing counted. X-Forwarded-For decides the client
