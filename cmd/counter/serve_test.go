@@ -660,7 +660,9 @@ func wrongTable(t *testing.T, pk string, kind types.ScalarAttributeType, sk stri
 	if _, err := client.CreateTable(ctx, in); err != nil {
 		t.Fatalf("create table %s: %v", name, err)
 	}
-	t.Cleanup(func() { _, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
 	return endpoint, name
 }
 
