@@ -73,6 +73,7 @@ type Memory struct {
 	mu      sync.RWMutex
 	counts  map[string]*atomic.Int64
 	maxKeys int // 0: no limit
+	visits  memVisits
 }
 
 var (

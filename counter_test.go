@@ -525,3 +525,11 @@ func FuzzCheckKey(f *testing.F) {
 		}
 	})
 }
+
+func TestMemoryVisits(t *testing.T) {
+	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return counter.NewMemory() })
+}
+
+func TestMemoryEditor(t *testing.T) {
+	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return counter.NewMemory() })
+}

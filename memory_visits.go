@@ -1,0 +1,420 @@
+package counter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MemoryMaxMarkers bounds the visitor and visit id markers a [Memory] store
+// keeps, so that a flood of made-up visitors cannot grow it without limit.
+// Past it, a new visitor counts as a hit only and a visit id is not
+// remembered; the log says so at most once a minute.
+const MemoryMaxMarkers = 100_000
+
+var (
+	_ VisitStore    = (*Memory)(nil)
+	_ HistoryReader = (*Memory)(nil)
+	_ Editor        = (*Memory)(nil)
+	_ KeyLister     = (*Memory)(nil)
+)
+
+// memVisits is what Memory keeps besides the counts. Its mutex also
+// serialises RecordVisit, SetCount and Import, so that a visit's numbers
+// change together.
+type memVisits struct {
+	mu       sync.Mutex
+	keys     map[string]*memKey
+	visitors map[memVisitor]time.Time // expiry
+	ids      map[memID]time.Time      // expiry
+	salts    map[Date][]byte
+	swept    time.Time // of the markers, by visit time
+	full     time.Time // when a full marker map was last logged
+	refused  int       // markers refused since then
+}
+
+type memKey struct {
+	visitors int64
+	days     map[Date]*[2]int64 // count, visitors
+}
+
+type memVisitor struct {
+	key  string
+	date Date
+	id   VisitorID
+}
+
+type memID struct{ key, id string }
+
+func (m *Memory) visitsLocked() *memVisits {
+	v := &m.visits
+	if v.keys == nil {
+		v.keys = make(map[string]*memKey)
+		v.visitors = make(map[memVisitor]time.Time)
+		v.ids = make(map[memID]time.Time)
+		v.salts = make(map[Date][]byte)
+	}
+	return v
+}
+
+// slot returns key's count, creating it within the key limit.
+func (m *Memory) slot(key string) (*atomic.Int64, error) {
+	m.mu.RLock()
+	c := m.counts[key]
+	m.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c = m.counts[key]; c == nil {
+		if m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
+			return nil, fmt.Errorf("counter: new key %q: %w (limit %d)", key, ErrTooManyKeys, m.maxKeys)
+		}
+		c = new(atomic.Int64)
+		m.counts[key] = c
+	}
+	return c, nil
+}
+
+// checkVisit validates what every store must refuse before writing.
+func checkVisit(v Visit) error {
+	if err := CheckKey(v.Key); err != nil {
+		return err
+	}
+	if !v.Date.Valid() {
+		return fmt.Errorf("counter: visit of %q: %w: %q", v.Key, ErrInvalidDate, v.Date)
+	}
+	if err := CheckVisitID(v.ID); err != nil {
+		return fmt.Errorf("counter: visit of %q: %w", v.Key, err)
+	}
+	return nil
+}
+
+// CheckVisitID reports whether id may be a visit id: empty (none), or 1 to
+// [MaxVisitIDLen] ASCII letters, digits, '-' and '_'.
+func CheckVisitID(id string) error {
+	if len(id) > MaxVisitIDLen {
+		return fmt.Errorf("counter: visit id of %d bytes, longer than %d", len(id), MaxVisitIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("counter: visit id has a disallowed character at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// VisitorExpiry is when a visitor marker (and the salt) of day expires.
+func VisitorExpiry(day Date) time.Time { return day.Time().Add(VisitorMarkerTTL) }
+
+// RecordVisit counts v; see [VisitStore].
+func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) {
+	if err := checkVisit(v); err != nil {
+		return Stats{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, err)
+	}
+	c, err := m.slot(v.Key)
+	if err != nil {
+		return Stats{}, false, err
+	}
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	mv := m.visitsLocked()
+	mv.sweep(v.Time)
+
+	idm := memID{v.Key, v.ID}
+	if v.ID != "" {
+		if exp, ok := mv.ids[idm]; ok && v.Time.Before(exp) {
+			return mv.statsLocked(v.Key, c.Load(), v.Date), false, nil
+		}
+	}
+	for {
+		n := c.Load()
+		if n == math.MaxInt64 {
+			return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, ErrOverflow)
+		}
+		if c.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	if v.ID != "" && mv.room(len(mv.ids)) {
+		mv.ids[idm] = v.Time.Add(VisitIDTTL)
+	}
+	newVisitor := false
+	if !v.Visitor.IsZero() {
+		vm := memVisitor{v.Key, v.Date, v.Visitor}
+		if exp, ok := mv.visitors[vm]; !ok || !v.Time.Before(exp) {
+			if ok || mv.room(len(mv.visitors)) {
+				mv.visitors[vm] = VisitorExpiry(v.Date)
+				newVisitor = true
+			}
+		}
+	}
+	k := mv.key(v.Key)
+	d := k.day(v.Date)
+	d[0]++
+	if newVisitor {
+		k.visitors++
+		d[1]++
+	}
+	return mv.statsLocked(v.Key, c.Load(), v.Date), true, nil
+}
+
+// room reports whether a marker map of n entries may grow, logging a full
+// one at most once a minute.
+func (mv *memVisits) room(n int) bool {
+	if n < MemoryMaxMarkers {
+		return true
+	}
+	mv.refused++
+	if now := time.Now(); now.Sub(mv.full) >= time.Minute {
+		slog.Warn("counter: memory store has too many visitor markers; new visitors count as hits only",
+			slog.Int("limit", MemoryMaxMarkers), slog.Int("refused", mv.refused))
+		mv.full, mv.refused = now, 0
+	}
+	return false
+}
+
+// sweep drops expired markers, at most once a minute of visit time.
+func (mv *memVisits) sweep(now time.Time) {
+	if now.Sub(mv.swept) < time.Minute {
+		return
+	}
+	mv.swept = now
+	maps.DeleteFunc(mv.visitors, func(_ memVisitor, exp time.Time) bool { return !now.Before(exp) })
+	maps.DeleteFunc(mv.ids, func(_ memID, exp time.Time) bool { return !now.Before(exp) })
+}
+
+func (mv *memVisits) key(key string) *memKey {
+	k := mv.keys[key]
+	if k == nil {
+		k = &memKey{days: make(map[Date]*[2]int64)}
+		mv.keys[key] = k
+	}
+	return k
+}
+
+func (k *memKey) day(d Date) *[2]int64 {
+	n := k.days[d]
+	if n == nil {
+		n = new([2]int64)
+		k.days[d] = n
+	}
+	return n
+}
+
+func (mv *memVisits) statsLocked(key string, count int64, today Date) Stats {
+	s := Stats{Key: key, Count: count, Today: Day{Date: today}}
+	if k := mv.keys[key]; k != nil {
+		s.Visitors = k.visitors
+		if d := k.days[today]; d != nil {
+			s.Today.Count, s.Today.Visitors = d[0], d[1]
+		}
+	}
+	return s
+}
+
+// Stats reads key's numbers; see [VisitStore].
+func (m *Memory) Stats(ctx context.Context, key string, today Date) (Stats, error) {
+	if err := CheckKey(key); err != nil {
+		return Stats{}, err
+	}
+	if !today.Valid() {
+		return Stats{}, fmt.Errorf("counter: stats of %q: %w: %q", key, ErrInvalidDate, today)
+	}
+	if err := ctx.Err(); err != nil {
+		return Stats{}, fmt.Errorf("counter: stats of %q: %w", key, err)
+	}
+	var count int64
+	m.mu.RLock()
+	if c := m.counts[key]; c != nil {
+		count = c.Load()
+	}
+	m.mu.RUnlock()
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	return m.visitsLocked().statsLocked(key, count, today), nil
+}
+
+// DaySalt returns day's salt; see [VisitStore]. Salts of days whose
+// markers have expired are dropped.
+func (m *Memory) DaySalt(ctx context.Context, day Date, fresh []byte) ([]byte, error) {
+	if !day.Valid() {
+		return nil, fmt.Errorf("counter: salt: %w: %q", ErrInvalidDate, day)
+	}
+	if len(fresh) != SaltLen {
+		return nil, fmt.Errorf("counter: salt of %s: %d bytes, want %d", day, len(fresh), SaltLen)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("counter: salt of %s: %w", day, err)
+	}
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	mv := m.visitsLocked()
+	now := time.Now()
+	maps.DeleteFunc(mv.salts, func(d Date, _ []byte) bool { return d != day && !now.Before(VisitorExpiry(d)) })
+	if s, ok := mv.salts[day]; ok {
+		return slices.Clone(s), nil
+	}
+	mv.salts[day] = slices.Clone(fresh)
+	return slices.Clone(fresh), nil
+}
+
+// History reads key's daily numbers; see [HistoryReader].
+func (m *Memory) History(ctx context.Context, key string, first, last Date) ([]Day, error) {
+	if err := CheckHistoryRange(key, first, last); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("counter: history of %q: %w", key, err)
+	}
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	k := m.visitsLocked().keys[key]
+	var days []Day
+	for d := first; d <= last; d = d.AddDays(1) {
+		day := Day{Date: d}
+		if k != nil {
+			if n := k.days[d]; n != nil {
+				day.Count, day.Visitors = n[0], n[1]
+			}
+		}
+		days = append(days, day)
+	}
+	return days, nil
+}
+
+// CheckHistoryRange reports whether a store may read key's history from
+// first to last: a valid key, valid dates, first not after last, at most
+// [MaxHistoryDays] days.
+func CheckHistoryRange(key string, first, last Date) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	if !first.Valid() || !last.Valid() {
+		return fmt.Errorf("counter: history of %q: %w: %q to %q", key, ErrInvalidDate, first, last)
+	}
+	if first > last {
+		return fmt.Errorf("counter: history of %q: first day %s is after last day %s", key, first, last)
+	}
+	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > MaxHistoryDays {
+		return fmt.Errorf("counter: history of %q: %d days, more than %d", key, n, MaxHistoryDays)
+	}
+	return nil
+}
+
+// CheckRecord reports whether r may be imported: a valid key, no negative
+// number, valid dates in increasing order, and no day with more visitors
+// than hits.
+func CheckRecord(r Record) error {
+	if err := CheckKey(r.Key); err != nil {
+		return err
+	}
+	if r.Count < 0 || r.Visitors < 0 {
+		return fmt.Errorf("counter: record %q: negative count or visitors", r.Key)
+	}
+	var prev Date
+	for _, d := range r.Days {
+		if !d.Date.Valid() {
+			return fmt.Errorf("counter: record %q: %w: %q", r.Key, ErrInvalidDate, d.Date)
+		}
+		if d.Date <= prev {
+			return fmt.Errorf("counter: record %q: day %s is not after %s: days must be oldest first, each once", r.Key, d.Date, prev)
+		}
+		if d.Count < 0 || d.Visitors < 0 {
+			return fmt.Errorf("counter: record %q: day %s has a negative number", r.Key, d.Date)
+		}
+		prev = d.Date
+	}
+	return nil
+}
+
+// SetCount sets key's count; see [Editor].
+func (m *Memory) SetCount(ctx context.Context, key string, n int64) (int64, error) {
+	if err := CheckKey(key); err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("counter: set %q to %d: a count cannot be negative", key, n)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("counter: set %q: %w", key, err)
+	}
+	c, err := m.slot(key)
+	if err != nil {
+		return 0, err
+	}
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	return c.Swap(n), nil
+}
+
+// Export returns key's record; see [Editor].
+func (m *Memory) Export(ctx context.Context, key string) (Record, error) {
+	if err := CheckKey(key); err != nil {
+		return Record{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Record{}, fmt.Errorf("counter: export %q: %w", key, err)
+	}
+	r := Record{Key: key, Days: []Day{}}
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	m.mu.RLock()
+	if c := m.counts[key]; c != nil {
+		r.Count = c.Load()
+	}
+	m.mu.RUnlock()
+	if k := m.visitsLocked().keys[key]; k != nil {
+		r.Visitors = k.visitors
+		for _, d := range slices.Sorted(maps.Keys(k.days)) {
+			if n := k.days[d]; n[0] != 0 || n[1] != 0 {
+				r.Days = append(r.Days, Day{Date: d, Count: n[0], Visitors: n[1]})
+			}
+		}
+	}
+	return r, nil
+}
+
+// Import writes r; see [Editor].
+func (m *Memory) Import(ctx context.Context, r Record) error {
+	if err := CheckRecord(r); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("counter: import %q: %w", r.Key, err)
+	}
+	c, err := m.slot(r.Key)
+	if err != nil {
+		return err
+	}
+	m.visits.mu.Lock()
+	defer m.visits.mu.Unlock()
+	k := m.visitsLocked().key(r.Key)
+	c.Store(r.Count)
+	k.visitors = r.Visitors
+	for _, d := range r.Days {
+		*k.day(d.Date) = [2]int64{d.Count, d.Visitors}
+	}
+	return nil
+}
+
+// Keys lists the counted keys, sorted; see [KeyLister].
+func (m *Memory) Keys(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("counter: keys: %w", err)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return slices.Sorted(maps.Keys(m.counts)), nil
+}
