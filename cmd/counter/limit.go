@@ -65,7 +65,7 @@ func newLimiter(limit rate.Limit, burst, proxies int) *limiter {
 // COUNTER_RATE_LIMIT it returns nil: no limit.
 func limiterFromEnv(getenv func(string) string) (*limiter, error) {
 	spec := strings.TrimSpace(getenv("COUNTER_RATE_LIMIT"))
-	proxies, err := proxiesFromEnv(getenv)
+	proxies, err := trustProxyFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +87,10 @@ func limiterFromEnv(getenv func(string) string) (*limiter, error) {
 	return newLimiter(rate.Limit(n/per.Seconds()), burst, proxies), nil
 }
 
-// proxiesFromEnv reads COUNTER_TRUST_PROXY: the number of proxies in front
-// whose X-Forwarded-For entries to trust (default 0).
-func proxiesFromEnv(getenv func(string) string) (int, error) {
+// trustProxyFromEnv reads COUNTER_TRUST_PROXY: the number of proxies in
+// front whose X-Forwarded-For entries to trust (default 0), for the rate
+// limit and for visitor ids.
+func trustProxyFromEnv(getenv func(string) string) (int, error) {
 	s := strings.TrimSpace(getenv("COUNTER_TRUST_PROXY"))
 	if s == "" {
 		return 0, nil

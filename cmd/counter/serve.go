@@ -75,7 +75,7 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	proxies, err := proxiesFromEnv(c.getenv)
+	proxies, err := trustProxyFromEnv(c.getenv)
 	if err != nil {
 		return err
 	}

@@ -155,8 +155,8 @@ func openBolt(_ context.Context, cfg storeConfig) (*openStore, error) {
 	}
 	attrs := []any{"path", path, "max_keys", cfg.maxKeys}
 	// The number of keys, if the store says it cheaply.
-	if n, ok := any(s).(interface{ Keys() (int, error) }); ok {
-		if keys, err := n.Keys(); err == nil {
+	if n, ok := any(s).(interface{ NumKeys() (int, error) }); ok {
+		if keys, err := n.NumKeys(); err == nil {
 			attrs = append(attrs, "keys", keys)
 		}
 	}
