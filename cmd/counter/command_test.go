@@ -369,6 +369,24 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// TestBoltLockedByServer: while counter serve holds the bolt file, the
+// owner's commands say so and what to do; once it stops, they read it.
+func TestBoltLockedByServer(t *testing.T) {
+	data := "COUNTER_DATA=" + filepath.Join(t.TempDir(), "counter.db")
+	s := start(t, data)
+	getJSON(t, s.URL+"/api/visitors")
+	_, stderr, code := runBinary(t, []string{data}, "", "get", "visitors")
+	if code != 1 || !strings.Contains(stderr, "file is locked by another process") ||
+		!strings.Contains(stderr, "(a running counter serve holds the file: stop it, or use its admin routes, see COUNTER_ADMIN_TOKEN)") {
+		t.Errorf("get while the server runs: exit %d\n%s", code, stderr)
+	}
+	s.stop(t, 5*time.Second)
+	stdout, stderr, code := runBinary(t, []string{data}, "", "get", "visitors")
+	if code != 0 || !strings.HasPrefix(strings.Split(stdout, "\n")[1], "visitors  1  ") {
+		t.Errorf("get after the server stopped: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
 // boltEditor skips the test while boltstore does not implement what the
 // owner's commands need.
 func boltEditor(t *testing.T) {

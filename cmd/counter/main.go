@@ -64,16 +64,13 @@ type command struct {
 	args    string // the arguments after the flags, for the usage line
 	summary string
 	help    string // shown by -h after the usage line
-	// run runs the command with the arguments left after its flags.
+	// flags defines the command's flags on fs and returns the function
+	// that runs it with the arguments left after them.
 	flags func(fs *flag.FlagSet) func(ctx context.Context, c *cli, args []string) error
 }
 
-// commands is filled in init to break the cycle through usage.
-var commands []*command
-
-func init() {
-	commands = []*command{serveCommand, getCommand, setCommand, exportCommand, importCommand}
-}
+// commands lists the subcommands, in the order -h shows them.
+var commands = []*command{serveCommand, getCommand, setCommand, exportCommand, importCommand}
 
 const usage = `counter serves visit counters and lets their owner see, move and fix the counts.
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/boltstore"
@@ -148,7 +149,7 @@ func openBolt(_ context.Context, cfg storeConfig) (*openStore, error) {
 	}
 	s, err := boltstore.Open(path, boltstore.Options{MaxKeys: cmp.Or(cfg.maxKeys, -1)})
 	if err != nil {
-		if !cfg.serving && strings.Contains(err.Error(), "locked by another process") {
+		if !cfg.serving && errors.Is(err, bolterrors.ErrTimeout) { // another process holds the file
 			return nil, fmt.Errorf("%w\n(a running counter serve holds the file: stop it, or use its admin routes, see COUNTER_ADMIN_TOKEN)", err)
 		}
 		return nil, err
