@@ -349,7 +349,7 @@ func (c *cli) output(path string) (w io.Writer, commit func(ok bool) error, err 
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("-o %s: cannot write beside it: %w", path, err)
 	}
 	bw := bufio.NewWriter(f)
 	done := false
