@@ -164,8 +164,11 @@ func (a *admin) set(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("admin: count set", "key", key, "old", old, "count", *body.Count)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	fmt.Fprintf(w, `{"key":"%s","old":%d,"count":%d}`+"\n", key, old, *body.Count)
+	answerJSON(w, struct {
+		Key   string `json:"key"`
+		Old   int64  `json:"old"`
+		Count int64  `json:"count"`
+	}{key, old, *body.Count})
 }
 
 // export answers GET /admin/export with JSON Lines.
@@ -260,8 +263,9 @@ func (a *admin) importLines(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.log.Info("admin: imported", "keys", len(records))
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	fmt.Fprintf(w, `{"imported":%d}`+"\n", len(records))
+	answerJSON(w, struct {
+		Imported int `json:"imported"`
+	}{len(records)})
 }
 
 // storeFailed logs a failed store call and answers it without its text.
@@ -284,9 +288,21 @@ func storeStatus(err error) (int, string) {
 	return http.StatusServiceUnavailable, "the store failed"
 }
 
+// answerJSON answers 200 with v as JSON.
+func answerJSON(w http.ResponseWriter, v any) {
+	writeJSON(w, http.StatusOK, v)
+}
+
 // answerError answers {"error":msg}.
 func answerError(w http.ResponseWriter, status int, msg string) {
-	b, _ := json.Marshal(map[string]string{"error": msg})
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // cannot happen for the values above
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

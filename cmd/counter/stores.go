@@ -27,8 +27,10 @@ import (
 //
 //	{"postgres", []string{"COUNTER_DATABASE_URL: postgres://user@host:5432/db?sslmode=disable"},
 //		func(ctx context.Context, cfg storeConfig) (*openStore, error) {
-//			url, err := cfg.need("COUNTER_DATABASE_URL", "postgres://user@host:5432/db")
-//			…
+//			s, err := pgstore.Open(ctx, cfg.getenv("COUNTER_DATABASE_URL"), …)
+//			if err != nil {
+//				return nil, fmt.Errorf("COUNTER_DATABASE_URL: %w", err)
+//			}
 //			return &openStore{store: s, desc: "PostgreSQL", close: s.Close}, nil
 //		}},
 var stores = []storeKind{
@@ -57,15 +59,6 @@ type storeConfig struct {
 	// create allows creating a store that does not exist yet (counter
 	// serve, set and import); get and export need an existing one.
 	create bool
-}
-
-// need returns the variable name's value, or an error saying to set it.
-func (cfg storeConfig) need(name, example string) (string, error) {
-	v := strings.TrimSpace(cfg.getenv(name))
-	if v == "" {
-		return "", fmt.Errorf("COUNTER_STORE=%s needs %s, such as %s", cfg.getenv("COUNTER_STORE"), name, example)
-	}
-	return v, nil
 }
 
 // openStore is an open store. store implements counter.Incrementer and
