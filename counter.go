@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -18,6 +19,17 @@ type Incrementer interface {
 // reads as the store's starting value (0 unless configured).
 type Reader interface {
 	Count(ctx context.Context, key string) (int64, error)
+}
+
+// readerOf returns store's Reader, or nil if store cannot read counts. A
+// decorator such as [Group] implements Reader whatever it wraps and says
+// through canRead whether the store beneath it can.
+func readerOf(store any) Reader {
+	r, ok := store.(Reader)
+	if c, isDecorator := store.(interface{ canRead() bool }); !ok || isDecorator && !c.canRead() {
+		return nil
+	}
+	return r
 }
 
 // Adder adds n >= 1 visits to key in one write and returns the new count. It
@@ -74,6 +86,11 @@ type Memory struct {
 	counts  map[string]*atomic.Int64
 	maxKeys int // 0: no limit
 	visits  memVisits
+
+	// newKeyHook, if set (by tests), runs when Add finds no counter for
+	// its key, before it takes the write lock: it makes first-use races
+	// certain instead of rare.
+	newKeyHook func()
 }
 
 var (
@@ -103,7 +120,8 @@ func (m *Memory) Increment(ctx context.Context, key string) (int64, error) {
 	return m.Add(ctx, key, 1)
 }
 
-// Add adds n visits to key.
+// Add adds n visits to key. A count that would pass the largest int64 is
+// refused with an error wrapping [ErrOverflow], and nothing is written.
 func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	if err := CheckKey(key); err != nil {
 		return 0, err
@@ -114,22 +132,30 @@ func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("counter: increment %q: %w", key, err)
 	}
-	m.mu.RLock()
-	c := m.counts[key]
-	m.mu.RUnlock()
-	if c == nil {
-		m.mu.Lock()
-		if c = m.counts[key]; c == nil {
-			if m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
-				m.mu.Unlock()
-				return 0, fmt.Errorf("counter: new key %q: %w (limit %d)", key, ErrTooManyKeys, m.maxKeys)
-			}
-			c = new(atomic.Int64)
-			m.counts[key] = c
-		}
-		m.mu.Unlock()
+	c, err := m.slot(key)
+	if err != nil {
+		return 0, err
 	}
-	return c.Add(n), nil
+	total, ok := addChecked(c, n)
+	if !ok {
+		return 0, fmt.Errorf("counter: add %d to %q at %d: %w", n, key, total, ErrOverflow)
+	}
+	return total, nil
+}
+
+// addChecked adds n to c and returns the new value, or returns the value
+// and false, adding nothing, if the sum would pass the largest int64. A
+// CAS loop rather than c.Add, so that an overflowing add writes nothing.
+func addChecked(c *atomic.Int64, n int64) (int64, bool) {
+	for {
+		old := c.Load()
+		if old > math.MaxInt64-n {
+			return old, false
+		}
+		if c.CompareAndSwap(old, old+n) {
+			return old + n, true
+		}
+	}
 }
 
 // Count returns the count of key without changing it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -54,6 +55,99 @@ func TestMemoryIncrementDoesNotAllocate(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(1000, func() { _, _ = m.Increment(ctx, "visitors") }); allocs != 0 {
 		t.Fatalf("Increment of an existing key allocates %.1f times, want 0", allocs)
+	}
+}
+
+// A count that would pass the largest int64 is refused, wrapping
+// ErrOverflow, and nothing is written: the count stays where it was.
+func TestMemoryOverflow(t *testing.T) {
+	ctx := context.Background()
+	m := counter.NewMemory()
+	if _, err := m.Add(ctx, "visitors", math.MaxInt64-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Add(ctx, "visitors", 2); !errors.Is(err, counter.ErrOverflow) {
+		t.Fatalf("Add(2) at MaxInt64-1: error = %v, want ErrOverflow", err)
+	}
+	if n, err := m.Increment(ctx, "visitors"); err != nil || n != math.MaxInt64 {
+		t.Fatalf("Increment to MaxInt64 = %d, %v; want %d", n, err, int64(math.MaxInt64))
+	}
+	for _, f := range []func() (int64, error){
+		func() (int64, error) { return m.Increment(ctx, "visitors") },
+		func() (int64, error) { return m.Add(ctx, "visitors", math.MaxInt64) },
+	} {
+		if n, err := f(); !errors.Is(err, counter.ErrOverflow) || n != 0 {
+			t.Fatalf("past MaxInt64: %d, %v; want 0 and ErrOverflow", n, err)
+		}
+	}
+	if n := memCount(t, m, "visitors"); n != math.MaxInt64 {
+		t.Fatalf("count after refused adds = %d, want %d: a refused add wrote", n, int64(math.MaxInt64))
+	}
+	// A new key refuses too, and a Group passes the error to its caller.
+	g := counter.NewGroup(m)
+	defer g.Close()
+	if _, err := g.Add(ctx, "other", math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Increment(ctx, "other"); !errors.Is(err, counter.ErrOverflow) {
+		t.Fatalf("Group.Increment past MaxInt64: error = %v, want ErrOverflow", err)
+	}
+}
+
+// TestMemoryFirstUseRace makes the first-use race certain: a hook holds
+// every caller that found no counter for the new key until all of them have,
+// then releases them together to create it. Exactly one creation may win;
+// a store that creates the key twice loses counts here on every run.
+func TestMemoryFirstUseRace(t *testing.T) {
+	const rounds, workers = 200, 64
+	m := counter.NewMemory()
+	var (
+		mu      sync.Mutex
+		arrived int
+		release chan struct{}
+	)
+	m.SetNewKeyHook(func() {
+		mu.Lock()
+		ch := release
+		if arrived++; arrived == workers {
+			close(release)
+		}
+		mu.Unlock()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Error("not every caller reached the creation of the new key")
+		}
+	})
+	ctx := context.Background()
+	for round := range rounds {
+		mu.Lock()
+		arrived, release = 0, make(chan struct{})
+		mu.Unlock()
+		key := fmt.Sprintf("fresh-%d", round)
+		got := make(chan int64, workers)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := m.Increment(ctx, key)
+				if err != nil {
+					t.Error(err)
+				}
+				got <- n
+			}()
+		}
+		wg.Wait()
+		close(got)
+		seen := make(map[int64]bool, workers)
+		for n := range got {
+			seen[n] = true
+		}
+		if c := memCount(t, m, key); c != workers || len(seen) != workers {
+			t.Fatalf("round %d: %d callers created %q at once: count %d with %d distinct numbers given, want %d of each",
+				round, workers, key, c, len(seen), workers)
+		}
 	}
 }
 

@@ -21,3 +21,7 @@ func (g *Group) IsClosed() bool {
 	defer g.mu.Unlock()
 	return g.closed
 }
+
+// SetNewKeyHook makes Add call f when it finds no counter for its key, just
+// before it takes the write lock to create one.
+func (m *Memory) SetNewKeyHook(f func()) { m.newKeyHook = f }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 )
 
@@ -26,6 +28,13 @@ var ErrClosed = errors.New("counter: group closed")
 // error and none of its visits is acknowledged. A store that retries after
 // ambiguous failures (see [RetryPolicy]) may count a whole batch twice, as
 // it would one visit; [RetryUnsent] rules that out.
+//
+// A store that panics in a write Group makes on its own goroutine does not
+// crash the process: the panic is logged once with its stack (through
+// [slog.Default]), every caller folded into that write gets an error (the
+// store may or may not have counted the write), and the key takes new
+// writes. A panic in a write made on the caller's goroutine reaches that
+// caller, as it would without a Group.
 //
 // A caller whose context ends while it waits returns the context's error.
 // If its visit had not been sent yet it is not counted. If it had already
@@ -83,7 +92,9 @@ type groupBatch struct {
 }
 
 // NewGroup returns a Group that writes to store. If store also implements
-// [Reader], Count reads through to it.
+// [Reader], Count reads through to it; otherwise Count fails with
+// [errors.ErrUnsupported], and the handlers treat the Group as the store
+// without a Reader that it is (?hit=false and HEAD answer 501).
 func NewGroup(store Adder) *Group {
 	return &Group{store: store, keys: make(map[string]*groupKey)}
 }
@@ -191,7 +202,7 @@ func (g *Group) handOver(key string) {
 // flush writes batches for key until no caller is waiting.
 func (g *Group) flush(key string, b *groupBatch) {
 	for b != nil {
-		total, err := g.store.Add(b.ctx, key, b.n)
+		total, err := g.write(b.ctx, key, b.n)
 		b.cancel()
 		g.mu.Lock()
 		last := total - b.n
@@ -209,6 +220,25 @@ func (g *Group) flush(key string, b *groupBatch) {
 		g.mu.Unlock()
 	}
 }
+
+// write makes one batched write. It recovers a panic of the store, which
+// would otherwise end the process from a goroutine no caller owns: the
+// panic is logged with its stack and becomes the write's error.
+func (g *Group) write(ctx context.Context, key string, n int64) (total int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Default().LogAttrs(ctx, slog.LevelError, "counter: store panicked in a batched write",
+				slog.String("key", key), slog.Int64("visits", n), slog.String("store", fmt.Sprintf("%T", g.store)),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			total, err = 0, fmt.Errorf("counter: add %d to %q: store %T panicked (%v); the write may or may not have counted", n, key, g.store, p)
+		}
+	}()
+	return g.store.Add(ctx, key, n)
+}
+
+// canRead reports whether the store can read counts: whether Count works.
+// The handlers ask it, as a Group implements Reader whatever it wraps.
+func (g *Group) canRead() bool { return readerOf(g.store) != nil }
 
 // Count reads key's count from the store, if the store implements [Reader];
 // otherwise it returns an error wrapping [errors.ErrUnsupported]. Visits

@@ -3,8 +3,12 @@ package counter_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,9 +42,14 @@ func TestGroupConformance(t *testing.T) {
 // gatedAdder is a store whose writes wait for the test: each Add sends its n
 // on started, then waits for a value on results (nil applies the write) or
 // for its context to end.
+//
+// A test's end (see newGatedGroup) closes quit: writes still waiting then
+// fail, so that Close returns and a failing test fails fast.
 type gatedAdder struct {
 	started  chan int64
 	results  chan error
+	quit     chan struct{}
+	quitOnce sync.Once
 	canceled atomic.Int32 // Adds ended by their context
 
 	mu     sync.Mutex
@@ -49,11 +58,17 @@ type gatedAdder struct {
 }
 
 func newGatedAdder() *gatedAdder {
-	return &gatedAdder{started: make(chan int64, 16), results: make(chan error)}
+	return &gatedAdder{started: make(chan int64, 16), results: make(chan error), quit: make(chan struct{})}
 }
 
+var errTestEnded = errors.New("gatedAdder: the test ended")
+
 func (a *gatedAdder) Add(ctx context.Context, key string, n int64) (int64, error) {
-	a.started <- n
+	select {
+	case a.started <- n:
+	case <-a.quit:
+		return 0, errTestEnded
+	}
 	select {
 	case err := <-a.results:
 		if err != nil {
@@ -62,6 +77,8 @@ func (a *gatedAdder) Add(ctx context.Context, key string, n int64) (int64, error
 	case <-ctx.Done():
 		a.canceled.Add(1)
 		return 0, ctx.Err()
+	case <-a.quit:
+		return 0, errTestEnded
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -74,6 +91,49 @@ func (a *gatedAdder) state() (int64, []int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.total, slices.Clone(a.writes)
+}
+
+// end fails every write still waiting and every later one.
+func (a *gatedAdder) end() { a.quitOnce.Do(func() { close(a.quit) }) }
+
+// newGatedGroup returns a Group over a that the test's end closes, after
+// failing a's waiting writes, within a bound.
+func newGatedGroup(t *testing.T, a counter.Adder, gate *gatedAdder) *counter.Group {
+	t.Helper()
+	g := counter.NewGroup(a)
+	t.Cleanup(func() {
+		gate.end()
+		closeWithin(t, g)
+	})
+	return g
+}
+
+// closeWithin closes g and fails the test if Close does not return within
+// 5 seconds.
+func closeWithin(t *testing.T, g *counter.Group) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- g.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("Close did not return within 5s: a write is stuck")
+	}
+}
+
+// waitWithin waits for wg, failing the test after 10 seconds.
+func waitWithin(t *testing.T, wg *sync.WaitGroup) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("goroutines did not finish within 10s")
+	}
 }
 
 // expectWrite waits for the next write to start and checks its n.
@@ -132,8 +192,7 @@ func waitQueued(t *testing.T, g *counter.Group, want int) {
 
 func TestGroupFoldsWaitingCalls(t *testing.T) {
 	a := newGatedAdder()
-	g := counter.NewGroup(a)
-	defer g.Close()
+	g := newGatedGroup(t, a, a)
 	ctx := context.Background()
 	first := call(ctx, g, 1)
 	a.expectWrite(t, 1)
@@ -216,8 +275,7 @@ func TestGroupIdleKeyGoesStraightThrough(t *testing.T) {
 
 func TestGroupErrorFansOut(t *testing.T) {
 	a := newGatedAdder()
-	g := counter.NewGroup(a)
-	defer g.Close()
+	g := newGatedGroup(t, a, a)
 	ctx := context.Background()
 	boom := errors.New("boom")
 
@@ -262,7 +320,7 @@ func TestGroupErrorFansOut(t *testing.T) {
 
 func TestGroupCancelWhileQueued(t *testing.T) {
 	a := newGatedAdder()
-	g := counter.NewGroup(a)
+	g := newGatedGroup(t, a, a)
 	ctx := context.Background()
 	first := call(ctx, g, 1)
 	a.expectWrite(t, 1)
@@ -283,7 +341,7 @@ func TestGroupCancelWhileQueued(t *testing.T) {
 	if r := recv(t, kept); r.err != nil || r.n != 2 {
 		t.Fatalf("Increment queued beside the canceled one = %d, %v; want 2", r.n, r.err)
 	}
-	g.Close()
+	closeWithin(t, g)
 	if total, writes := a.state(); total != 2 || !slices.Equal(writes, []int64{1, 1}) {
 		t.Fatalf("total %d in writes %v, want 2 in [1 1]", total, writes)
 	}
@@ -293,7 +351,7 @@ func TestGroupCancelWhileQueued(t *testing.T) {
 // returns at once; the visit counts, and the write goes on for the others.
 func TestGroupCancelAfterSent(t *testing.T) {
 	a := newGatedAdder()
-	g := counter.NewGroup(a)
+	g := newGatedGroup(t, a, a)
 	ctx := context.Background()
 	first := call(ctx, g, 1)
 	a.expectWrite(t, 1)
@@ -313,7 +371,7 @@ func TestGroupCancelAfterSent(t *testing.T) {
 	if r := recv(t, kept); r.err != nil || (r.n != 2 && r.n != 3) {
 		t.Fatalf("the other Increment of the write = %d, %v; want 2 or 3", r.n, r.err)
 	}
-	g.Close()
+	closeWithin(t, g)
 	if total, _ := a.state(); total != 3 {
 		t.Fatalf("total = %d, want 3: the visit was sent before its caller gave up", total)
 	}
@@ -323,7 +381,7 @@ func TestGroupCancelAfterSent(t *testing.T) {
 // up, the write's context is canceled.
 func TestGroupAllGiveUpCancelsWrite(t *testing.T) {
 	a := newGatedAdder()
-	g := counter.NewGroup(a)
+	g := newGatedGroup(t, a, a)
 	ctx := context.Background()
 	first := call(ctx, g, 1)
 	a.expectWrite(t, 1)
@@ -341,7 +399,7 @@ func TestGroupAllGiveUpCancelsWrite(t *testing.T) {
 	}
 	cancel2()
 	recv(t, r2)
-	g.Close() // returns once the canceled write has ended
+	closeWithin(t, g) // returns once the canceled write has ended
 	if got := a.canceled.Load(); got != 1 {
 		t.Fatalf("%d writes canceled, want 1", got)
 	}
@@ -349,7 +407,7 @@ func TestGroupAllGiveUpCancelsWrite(t *testing.T) {
 
 func TestGroupClose(t *testing.T) {
 	a := newGatedAdder()
-	g := counter.NewGroup(a)
+	g := newGatedGroup(t, a, a)
 	ctx := context.Background()
 	first := call(ctx, g, 1)
 	a.expectWrite(t, 1)
@@ -357,8 +415,10 @@ func TestGroupClose(t *testing.T) {
 	waitQueued(t, g, 1)
 	closed := make(chan error)
 	go func() { closed <- g.Close() }()
-	for !g.IsClosed() {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); !g.IsClosed(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not start")
+		}
 	}
 	if _, err := g.Increment(ctx, "hot"); !errors.Is(err, counter.ErrClosed) {
 		t.Fatalf("Increment while closing: error = %v, want ErrClosed", err)
@@ -401,7 +461,8 @@ func TestGroupClose(t *testing.T) {
 }
 
 func TestGroupCountNeedsReader(t *testing.T) {
-	g := counter.NewGroup(newGatedAdder())
+	a := newGatedAdder()
+	g := newGatedGroup(t, a, a)
 	if _, err := g.Count(context.Background(), "hot"); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("Count over a store without Count: error = %v, want errors.ErrUnsupported", err)
 	}
@@ -453,8 +514,8 @@ func TestGroupCancelStress(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
-	g.Close()
+	waitWithin(t, &wg)
+	closeWithin(t, g)
 	count, _ := m.Count(context.Background(), "hot")
 	slices.Sort(acked)
 	if len(slices.Compact(slices.Clone(acked))) != len(acked) {
@@ -559,8 +620,7 @@ var errPanic = errors.New("panic, please")
 // panics that caller, and the callers queued behind it are still written.
 func TestGroupStorePanics(t *testing.T) {
 	a := &panicAdder{newGatedAdder()}
-	g := counter.NewGroup(a)
-	defer g.Close()
+	g := newGatedGroup(t, a, a.gatedAdder)
 	ctx := context.Background()
 	panicked := make(chan any, 1)
 	go func() {
@@ -571,12 +631,126 @@ func TestGroupStorePanics(t *testing.T) {
 	queued := call(ctx, g, 1)
 	waitQueued(t, g, 1)
 	a.results <- errPanic
-	if p := <-panicked; p == nil {
-		t.Fatal("the store's panic did not reach its caller")
+	select {
+	case p := <-panicked:
+		if p == nil {
+			t.Fatal("the store's panic did not reach its caller")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the panicking Increment did not return")
 	}
 	a.expectWrite(t, 1)
 	a.results <- nil
 	if r := recv(t, queued); r.err != nil || r.n != 1 {
 		t.Fatalf("Increment queued behind the panic = %d, %v; want 1", r.n, r.err)
+	}
+}
+
+// TestGroupBatchedWritePanics: a store that panics in a write the Group
+// makes on its own goroutine does not end the process. Every caller folded
+// into that write gets an error, the panic is logged once with its stack,
+// and the key takes the next write at once.
+func TestGroupBatchedWritePanics(t *testing.T) {
+	logger, logs := newLogBuffer()
+	old := slog.Default()
+	slog.SetDefault(logger)
+	defer slog.SetDefault(old)
+	a := &panicAdder{newGatedAdder()}
+	g := newGatedGroup(t, a, a.gatedAdder)
+	ctx := context.Background()
+	first := call(ctx, g, 1)
+	a.expectWrite(t, 1)
+	queued := []<-chan result{call(ctx, g, 1), call(ctx, g, 1), call(ctx, g, 2)}
+	waitQueued(t, g, 3)
+	a.results <- nil
+	if r := recv(t, first); r.err != nil || r.n != 1 {
+		t.Fatalf("first Increment = %d, %v; want 1", r.n, r.err)
+	}
+	a.expectWrite(t, 4)   // the three queued callers, in one write on the Group's goroutine
+	a.results <- errPanic // which panics
+	for i, ch := range queued {
+		if r := recv(t, ch); r.err == nil || r.n != 0 || !strings.Contains(r.err.Error(), "panicked") {
+			t.Errorf("caller %d folded into the panicking write = %d, %v; want 0 and an error saying the store panicked", i, r.n, r.err)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "counter: store panicked in a batched write"); n != 1 {
+		t.Errorf("panic logged %d times, want once:\n%s", n, out)
+	}
+	for _, want := range []string{`"level":"ERROR"`, `"key":"hot"`, `"panic":"store failed"`, "group_test.go", "panicAdder"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s (the panic with its stack):\n%s", want, out)
+		}
+	}
+	// The key is not left busy: the next visit is written straight away.
+	next := call(ctx, g, 1)
+	a.expectWrite(t, 1)
+	a.results <- nil
+	if r := recv(t, next); r.err != nil || r.n != 2 {
+		t.Fatalf("Increment after the panic = %d, %v; want 2", r.n, r.err)
+	}
+	closeWithin(t, g)
+}
+
+// adderOnly is a store that can count but not read.
+type adderOnly struct{ m *counter.Memory }
+
+func (a adderOnly) Add(ctx context.Context, key string, n int64) (int64, error) {
+	return a.m.Add(ctx, key, n)
+}
+
+// countUnsupported is a decorator from outside the package whose Count
+// reports, at run time, that its store cannot read.
+type countUnsupported struct{ counter.Incrementer }
+
+func (countUnsupported) Count(_ context.Context, key string) (int64, error) {
+	return 0, fmt.Errorf("mystore: count %q: %w", key, errors.ErrUnsupported)
+}
+
+// TestHandlerOverGroupWithoutReader: a Group over a store that cannot read
+// is, to the handlers, the store without a Reader it is: ?hit=false and
+// HEAD answer 501 with nothing logged as an error, as over the bare store;
+// counting works. So does a decorator whose Count fails with
+// errors.ErrUnsupported.
+func TestHandlerOverGroupWithoutReader(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(m *counter.Memory) counter.Incrementer
+	}{
+		{"Group", func(m *counter.Memory) counter.Incrementer {
+			g := counter.NewGroup(adderOnly{m})
+			t.Cleanup(func() { closeWithin(t, g) })
+			return g
+		}},
+		{"Count unsupported", func(m *counter.Memory) counter.Incrementer { return countUnsupported{m} }},
+	} {
+		for _, badge := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/badge=%v", tc.name, badge), func(t *testing.T) {
+				m := counter.NewMemory()
+				logger, logs := newLogBuffer()
+				opts := counter.HandlerOptions{Logger: logger}
+				h := counter.JSONHandler(tc.store(m), opts)
+				if badge {
+					h = counter.BadgeHandler(tc.store(m), opts)
+				}
+				h = mountAPI(h)
+				for _, req := range []struct{ method, target string }{{"GET", "/api/visitors?hit=false"}, {"HEAD", "/api/visitors"}} {
+					w := serveHandler(t, h, req.method, req.target, nil)
+					if w.Code != http.StatusNotImplemented {
+						t.Errorf("%s %s: status %d, want 501", req.method, req.target, w.Code)
+					}
+					checkResponseBasics(t, w, badge, req.method)
+				}
+				if w := serveHandler(t, h, "GET", "/api/visitors", nil); w.Code != 200 {
+					t.Errorf("counting GET: status %d, want 200", w.Code)
+				}
+				if n := memCount(t, m, "visitors"); n != 1 {
+					t.Errorf("count %d, want 1", n)
+				}
+				if strings.Contains(logs.String(), `"level":"ERROR"`) {
+					t.Errorf("a store without a Reader logged an error:\n%s", logs)
+				}
+			})
+		}
 	}
 }

@@ -39,12 +39,15 @@ type HandlerOptions struct {
 	// scripts (CORS), matched exactly, as browsers send them:
 	// "https://example.com", "http://localhost:8080". "*" allows every
 	// origin. Responses then carry Vary: Origin, and preflight requests are
-	// answered without counting. Default: none, and no CORS headers at all.
+	// answered without counting. An entry that could never match (see
+	// [CheckOrigin]) makes the constructors panic. Default: none, and no
+	// CORS headers at all.
 	AllowedOrigins []string
 	// Timeout bounds each request's store call through its context (every
 	// store here honours it); when it passes, the visitor gets 504 Gateway
-	// Timeout and the Logger the cause. Negative: no limit beyond the
-	// request's own context. Default: 3s.
+	// Timeout and the Logger the cause. [Memory], whose calls never wait,
+	// gets the request's own context: no timeout could fire in its calls.
+	// Negative: no limit beyond the request's own context. Default: 3s.
 	Timeout time.Duration
 	// Logger receives store errors and timeouts, with the key and the cause.
 	// Default: slog.Default() at the time of logging.
@@ -84,17 +87,20 @@ const (
 // labelColor and style.
 //
 // Counted responses are never cached (Cache-Control: no-cache, no-store,
-// must-revalidate, max-age=0); read-only responses carry an ETag and answer
+// must-revalidate, max-age=0, with Pragma: no-cache and Expires: 0 for
+// older caches); read-only responses carry an ETag and answer
 // 304 Not Modified to a matching If-None-Match. Errors answer
 // {"error":"…"} with a generic text: 400 for an invalid key or parameter,
 // 404 for a key not allowed by Keys or AllowKey or a new key the store
 // refuses with [ErrTooManyKeys] (nothing is written), 414 for a query longer than
-// 1024 bytes, 501 for ?hit=false over a store that cannot read, 503 when the
+// 1024 bytes, 501 for ?hit=false over a store that cannot read (no [Reader],
+// or a Count failing with [errors.ErrUnsupported]), 503 when the
 // store fails and 504 when it does not answer within Timeout. The cause of a
 // 5xx goes to the Logger, never to the client.
 //
 // JSONHandler panics if opts are invalid (a DefaultKey that fails
-// [CheckKey], an unknown Style or colour), as [http.ServeMux.Handle] does
+// [CheckKey], an unknown Style or colour, an AllowedOrigins entry that fails
+// [CheckOrigin]), as [http.ServeMux.Handle] does
 // for a bad pattern: a configuration error shows at startup.
 func JSONHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 	return newHandler(inc, opts, false)
@@ -129,6 +135,9 @@ type handler struct {
 	defaults Badge // label, colours and style from the options
 	format   NumberFormat
 	refusals *warnLimiter // new keys the store refused, for the log
+	// neverBlocks: inc never waits (Memory), so Timeout cannot fire
+	// during its calls and no deadline is set up for them.
+	neverBlocks bool
 }
 
 func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
@@ -151,7 +160,9 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 			Style:      cmp.Or(opts.Style, StyleFlat),
 		},
 	}
-	h.reader, _ = inc.(Reader)
+	h.reader = readerOf(inc)
+	// Exactly *Memory: a type embedding it may well wait.
+	_, h.neverBlocks = inc.(*Memory)
 	if err := CheckKey(h.key); err != nil {
 		panic(fmt.Sprintf("counter: HandlerOptions.DefaultKey: %v", err))
 	}
@@ -165,6 +176,11 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		h.keys = make(map[string]struct{}, len(opts.Keys))
 		for _, k := range opts.Keys {
 			h.keys[k] = struct{}{}
+		}
+	}
+	for _, origin := range opts.AllowedOrigins {
+		if err := CheckOrigin(origin); err != nil {
+			panic("counter: HandlerOptions.AllowedOrigins: " + strings.TrimPrefix(err.Error(), "counter: "))
 		}
 	}
 	if len(opts.AllowedOrigins) == 0 {
@@ -213,6 +229,8 @@ var (
 	hdrCSP        = []string{"default-src 'none'; style-src 'unsafe-inline'"}
 	hdrNoStore    = []string{"no-cache, no-store, must-revalidate, max-age=0"}
 	hdrRevalidate = []string{"no-cache"}
+	hdrPragma     = []string{"no-cache"} // for HTTP/1.0 caches, beside hdrNoStore
+	hdrExpires    = []string{"0"}
 	hdrAllow      = []string{"GET, HEAD, POST, OPTIONS"}
 )
 
@@ -391,7 +409,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	if h.timeout > 0 {
+	if h.timeout > 0 && !h.neverBlocks {
 		// Like context.WithTimeout, without arming a timer for stores
 		// that never wait on ctx.Done (Memory).
 		dc := deadline.New(ctx, h.timeout)
@@ -430,7 +448,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if count {
-		hdr["Cache-Control"] = hdrNoStore
+		hdr["Cache-Control"], hdr["Pragma"], hdr["Expires"] = hdrNoStore, hdrPragma, hdrExpires
 	} else {
 		hdr["Cache-Control"] = hdrRevalidate
 		etag := etagOf(body)
@@ -482,6 +500,8 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 	switch {
 	case errors.Is(err, ErrInvalidKey):
 		p = errBadKey // a store with stricter key rules than CheckKey
+	case !count && errors.Is(err, errors.ErrUnsupported):
+		p = errNoReader // a decorator whose store cannot read after all
 	case errors.Is(err, ErrTooManyKeys):
 		// The key cannot be created and nothing was written: to the client,
 		// a key that does not exist. The operator hears of the full store.
@@ -506,7 +526,7 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 // fail writes p as JSON or as an SVG error badge. Errors are never cached.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, p problem, b Badge) {
 	hdr := w.Header()
-	hdr["Cache-Control"] = hdrNoStore
+	hdr["Cache-Control"], hdr["Pragma"], hdr["Expires"] = hdrNoStore, hdrPragma, hdrExpires
 	var body []byte
 	if h.badge {
 		hdr["Content-Type"] = hdrSVG

@@ -15,7 +15,8 @@ import (
 // FuzzHandlerQuery sends arbitrary keys, queries, methods and headers to
 // both handlers over a healthy store: they never panic, never answer 5xx,
 // always answer a body of their content type (valid JSON, well-formed SVG),
-// and count at most one visit, only for a GET or POST answered 200.
+// and count exactly when shouldCount says they must: one visit for a
+// request that counts (answered 200), none for any other.
 func FuzzHandlerQuery(f *testing.F) {
 	seeds := []struct {
 		key, query, inm, origin string
@@ -99,11 +100,81 @@ func FuzzHandlerQuery(f *testing.F) {
 			return
 		}
 		after, _ := m.Count(context.Background(), lookup)
-		switch d := after - before; {
-		case d == 0:
-		case d == 1 && w.Code == 200 && (meth == "GET" || meth == "POST"):
-		default:
-			t.Errorf("%s %q: count went from %d to %d with status %d", meth, query, before, after, w.Code)
+		want := int64(0)
+		if shouldCount(meth, query, badge) {
+			want = 1
+			if w.Code != 200 {
+				t.Errorf("%s key %q query %q: status %d, want 200", meth, key, query, w.Code)
+			}
+		}
+		if after-before != want {
+			t.Errorf("%s key %q query %q (badge %v): count went from %d to %d with status %d, want +%d",
+				meth, key, query, badge, before, after, w.Code, want)
 		}
 	})
+}
+
+// shouldCount says, from the handlers' documentation rather than their
+// code, whether a request for a valid key counts: a GET or POST whose
+// query is at most 1024 bytes, well escaped in the parameters read (the
+// first of each name), with a valid hit (counting unless false or 0, or
+// unless the JSON handler answers format=shields, which counts only on
+// hit=true), and valid badge parameters where they apply.
+func shouldCount(method, rawQuery string, badge bool) bool {
+	if method != http.MethodGet && method != http.MethodPost || len(rawQuery) > 1024 {
+		return false
+	}
+	params := map[string]string{}
+	for _, part := range strings.Split(rawQuery, "&") {
+		name, value, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(name)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "hit", "format", "label", "color", "labelColor", "style":
+		default:
+			continue
+		}
+		if _, seen := params[name]; seen {
+			continue
+		}
+		if params[name], err = url.QueryUnescape(value); err != nil {
+			return false // 400 malformed query
+		}
+	}
+	count := true
+	format, hasFormat := params["format"]
+	if hasFormat && !badge {
+		if format != "shields" {
+			return false
+		}
+		count = false
+	}
+	if hit, ok := params["hit"]; ok {
+		switch hit {
+		case "false", "0":
+			count = false
+		case "true", "1":
+			count = true
+		default:
+			return false
+		}
+	}
+	if badge || hasFormat {
+		b := counter.Badge{Label: "visitors", Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
+		changed := false
+		for name, dst := range map[string]*string{"label": &b.Label, "color": &b.Color, "labelColor": &b.LabelColor} {
+			if v, ok := params[name]; ok {
+				*dst, changed = v, true
+			}
+		}
+		if v, ok := params["style"]; ok {
+			b.Style, changed = counter.Style(v), true
+		}
+		if changed && (len(b.Color) > 32 || len(b.LabelColor) > 32 || b.Validate() != nil) {
+			return false
+		}
+	}
+	return count
 }

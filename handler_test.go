@@ -22,11 +22,18 @@ import (
 // storeSecret is the text of store errors; it must reach the log, never a body.
 const storeSecret = "dynamodb: AccessDenied for arn:aws:iam::123456789012:role/secret"
 
-// failingStore fails every call with an internal error.
-type failingStore struct{}
+// failingStore fails every count and read with an internal error. It
+// embeds the memory store a test checks, so that a handler reaching that
+// store some other way than the failing calls (another capability) shows in
+// the test's count.
+type failingStore struct{ *counter.Memory }
 
 func (failingStore) Increment(context.Context, string) (int64, error) {
 	return 0, fmt.Errorf("counter: increment: %w", errors.New(storeSecret))
+}
+
+func (failingStore) Add(context.Context, string, int64) (int64, error) {
+	return 0, fmt.Errorf("counter: add: %w", errors.New(storeSecret))
 }
 
 func (failingStore) Count(context.Context, string) (int64, error) {
@@ -34,12 +41,17 @@ func (failingStore) Count(context.Context, string) (int64, error) {
 }
 
 // hangingStore answers only when the context ends, as a store whose
-// network call hangs does.
-type hangingStore struct{}
+// network call hangs does. Like failingStore, it embeds the store a test
+// checks.
+type hangingStore struct{ *counter.Memory }
 
 func (hangingStore) Increment(ctx context.Context, key string) (int64, error) {
 	<-ctx.Done()
 	return 0, fmt.Errorf("counter: increment %q: %w", key, ctx.Err())
+}
+
+func (s hangingStore) Add(ctx context.Context, key string, _ int64) (int64, error) {
+	return s.Increment(ctx, key)
 }
 
 func (s hangingStore) Count(ctx context.Context, key string) (int64, error) {
@@ -194,8 +206,9 @@ func TestJSONHandler(t *testing.T) {
 		wantKey   string
 	}{
 		{name: "GET counts", method: "GET", target: "/api/visitors", wantCode: 200,
-			wantBody:  `{"key":"visitors","count":11}`,
-			wantHdr:   map[string]string{"Content-Type": json, "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "ETag": ""},
+			wantBody: `{"key":"visitors","count":11}`,
+			wantHdr: map[string]string{"Content-Type": json, "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "ETag": "",
+				"Pragma": "no-cache", "Expires": "0"},
 			wantCount: 11},
 		{name: "POST counts, body ignored", method: "POST", target: "/api/visitors", wantCode: 200,
 			wantBody: `{"key":"visitors","count":11}`, wantCount: 11},
@@ -207,7 +220,7 @@ func TestJSONHandler(t *testing.T) {
 			wantBody: `{"key":"page:about","count":1}`, wantKey: "page:about", wantCount: 1},
 		{name: "hit=false reads", method: "GET", target: "/api/visitors?hit=false", wantCode: 200,
 			wantBody: `{"key":"visitors","count":10}`,
-			wantHdr:  map[string]string{"Content-Type": json, "Cache-Control": "no-cache", "ETag": "*"}, wantCount: 10},
+			wantHdr:  map[string]string{"Content-Type": json, "Cache-Control": "no-cache", "ETag": "*", "Pragma": "", "Expires": ""}, wantCount: 10},
 		{name: "hit=0 reads", method: "POST", target: "/api/visitors?hit=0", wantCode: 200,
 			wantBody: `{"key":"visitors","count":10}`, wantCount: 10},
 		{name: "hit=true counts", method: "GET", target: "/api/visitors?hit=true", wantCode: 200,
@@ -250,6 +263,8 @@ func TestJSONHandler(t *testing.T) {
 			target:   `/api/visitors?format=shields&label=say+%22hi%22%5C&color=%23ff0000&labelColor=green&style=flat-square`,
 			wantCode: 200, wantBody: `{"schemaVersion":1,"label":"say \"hi\"\\","message":"10","color":"#ff0000","labelColor":"green","style":"flat-square"}`,
 			wantCount: 10},
+		{name: "shields endpoint escapes U+2028 and U+2029", method: "GET", target: "/api/visitors?format=shields&label=a%E2%80%A8b%E2%80%A9c%E2%80%A7",
+			wantCode: 200, wantBody: `{"schemaVersion":1,"label":"a\u2028b\u2029c` + "\u2027" + `","message":"10","color":"blue"}`, wantCount: 10},
 		{name: "shields endpoint with options", opts: counter.HandlerOptions{Label: "views", Color: "orange"}, method: "GET",
 			target: "/api/visitors?format=shields", wantCode: 200,
 			wantBody: `{"schemaVersion":1,"label":"views","message":"10","color":"orange"}`, wantCount: 10},
@@ -262,13 +277,14 @@ func TestJSONHandler(t *testing.T) {
 			method: "HEAD", target: "/api/visitors", wantCode: 501, wantCount: 10},
 		{name: "counting needs no Reader", store: func(m *counter.Memory) counter.Incrementer { return incrementOnly{m} },
 			method: "GET", target: "/api/visitors", wantCode: 200, wantBody: `{"key":"visitors","count":11}`, wantCount: 11},
-		{name: "failing store", store: func(*counter.Memory) counter.Incrementer { return failingStore{} },
+		{name: "failing store", store: func(m *counter.Memory) counter.Incrementer { return failingStore{m} },
 			method: "GET", target: "/api/visitors", wantCode: 503, wantBody: `{"error":"unavailable"}`,
-			wantHdr: map[string]string{"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Content-Type": json}, wantCount: 10},
-		{name: "failing store, read", store: func(*counter.Memory) counter.Incrementer { return failingStore{} },
+			wantHdr: map[string]string{"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Content-Type": json,
+				"Pragma": "no-cache", "Expires": "0"}, wantCount: 10},
+		{name: "failing store, read", store: func(m *counter.Memory) counter.Incrementer { return failingStore{m} },
 			method: "GET", target: "/api/visitors?hit=false", wantCode: 503, wantBody: `{"error":"unavailable"}`, wantCount: 10},
 		{name: "hanging store", opts: counter.HandlerOptions{Timeout: 20 * time.Millisecond},
-			store:  func(*counter.Memory) counter.Incrementer { return hangingStore{} },
+			store:  func(m *counter.Memory) counter.Incrementer { return hangingStore{m} },
 			method: "GET", target: "/api/visitors", wantCode: 504, wantBody: `{"error":"timeout"}`, wantCount: 10},
 	}
 	for _, tt := range tests {
@@ -339,7 +355,7 @@ func TestBadgeHandler(t *testing.T) {
 	tests := []struct {
 		name      string
 		opts      counter.HandlerOptions
-		store     counter.Incrementer // default: memory at 1233
+		store     func(m *counter.Memory) counter.Incrementer // default: m, the memory store at 1233
 		method    string
 		target    string
 		wantCode  int
@@ -387,13 +403,13 @@ func TestBadgeHandler(t *testing.T) {
 			want: wantBadge("invalid key", func(b *counter.Badge) { b.Label, b.Color = "hits", "lightgrey" }), wantCount: 1233},
 		{name: "unknown key", opts: counter.HandlerOptions{Keys: []string{"visitors"}}, method: "GET", target: "/api/x",
 			wantCode: 404, want: wantErrBadge("unknown key"), wantCount: 1233},
-		{name: "failing store", store: failingStore{}, method: "GET", target: "/api/visitors", wantCode: 503,
+		{name: "failing store", store: func(m *counter.Memory) counter.Incrementer { return failingStore{m} }, method: "GET", target: "/api/visitors", wantCode: 503,
 			want: wantErrBadge("unavailable"), wantCache: "no-cache, no-store, must-revalidate, max-age=0", wantCount: 1233},
-		{name: "failing store keeps the label", store: failingStore{}, method: "GET", target: "/api/visitors?label=views", wantCode: 503,
+		{name: "failing store keeps the label", store: func(m *counter.Memory) counter.Incrementer { return failingStore{m} }, method: "GET", target: "/api/visitors?label=views", wantCode: 503,
 			want: wantBadge("unavailable", func(b *counter.Badge) { b.Label, b.Color = "views", "lightgrey" }), wantCount: 1233},
-		{name: "hanging store", opts: counter.HandlerOptions{Timeout: 20 * time.Millisecond}, store: hangingStore{},
+		{name: "hanging store", opts: counter.HandlerOptions{Timeout: 20 * time.Millisecond}, store: func(m *counter.Memory) counter.Incrementer { return hangingStore{m} },
 			method: "GET", target: "/api/visitors", wantCode: 504, want: wantErrBadge("timeout"), wantCount: 1233},
-		{name: "hit=false needs a Reader", store: incrementOnly{counter.NewMemory()}, method: "GET", target: "/api/visitors?hit=false",
+		{name: "hit=false needs a Reader", store: func(m *counter.Memory) counter.Incrementer { return incrementOnly{m} }, method: "GET", target: "/api/visitors?hit=false",
 			wantCode: 501, want: wantErrBadge("reading without counting is not supported"), wantCount: 1233},
 	}
 	for _, tt := range tests {
@@ -404,7 +420,7 @@ func TestBadgeHandler(t *testing.T) {
 			}
 			var store counter.Incrementer = m
 			if tt.store != nil {
-				store = tt.store
+				store = tt.store(m)
 			}
 			tt.opts.Logger, _ = newLogBuffer()
 			w := serveHandler(t, mountAPI(counter.BadgeHandler(store, tt.opts)), tt.method, tt.target, nil)
@@ -419,6 +435,14 @@ func TestBadgeHandler(t *testing.T) {
 			if tt.wantCache != "" {
 				if got := w.Header().Get("Cache-Control"); got != tt.wantCache {
 					t.Errorf("Cache-Control = %q, want %q", got, tt.wantCache)
+				}
+				// Never-cached answers also speak to HTTP/1.0 caches.
+				wantPragma, wantExpires := "no-cache", "0"
+				if tt.wantCache == "no-cache" {
+					wantPragma, wantExpires = "", ""
+				}
+				if p, e := w.Header().Get("Pragma"), w.Header().Get("Expires"); p != wantPragma || e != wantExpires {
+					t.Errorf("Pragma %q, Expires %q; want %q, %q", p, e, wantPragma, wantExpires)
 				}
 			}
 			checkResponseBasics(t, w, true, tt.method)
@@ -487,13 +511,14 @@ func TestHandlerETag(t *testing.T) {
 
 func TestHandlerCORS(t *testing.T) {
 	const ok, foreign = "https://me.example", "https://evil.example"
+	failing := func(m *counter.Memory) counter.Incrementer { return failingStore{m} }
 	preflight := func(origin string) http.Header {
 		return http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"GET"}}
 	}
 	tests := []struct {
 		name      string
 		origins   []string
-		store     counter.Incrementer
+		store     func(m *counter.Memory) counter.Incrementer // default: m
 		method    string
 		target    string
 		header    http.Header
@@ -508,7 +533,15 @@ func TestHandlerCORS(t *testing.T) {
 			wantCode: 200, wantACAO: ok, wantVary: true, wantCount: 1},
 		{name: "foreign origin", origins: []string{ok}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {foreign}},
 			wantCode: 200, wantVary: true, wantCount: 1},
-		{name: "no wildcard matching", origins: []string{"https://*.example"}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok}},
+		{name: "no prefix matching: longer host", origins: []string{ok}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok + ".evil"}},
+			wantCode: 200, wantVary: true, wantCount: 1},
+		{name: "no prefix matching: other port", origins: []string{ok}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok + ":8443"}},
+			wantCode: 200, wantVary: true, wantCount: 1},
+		{name: "no prefix matching: shorter host", origins: []string{ok}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok[:len(ok)-1]}},
+			wantCode: 200, wantVary: true, wantCount: 1},
+		{name: "no prefix matching: preflight", origins: []string{ok}, method: "OPTIONS", target: "/api/visitors", header: preflight(ok + ".evil"),
+			wantCode: 204, wantVary: true, wantCount: 0},
+		{name: "other scheme", origins: []string{ok}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {"http://me.example"}},
 			wantCode: 200, wantVary: true, wantCount: 1},
 		{name: "exact match is case-sensitive", origins: []string{ok}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {strings.ToUpper(ok)}},
 			wantCode: 200, wantVary: true, wantCount: 1},
@@ -527,13 +560,13 @@ func TestHandlerCORS(t *testing.T) {
 			wantCode: 204, wantACAO: ok, wantVary: true, wantCount: 0},
 		{name: "400 from allowed origin", origins: []string{ok}, method: "GET", target: "/api/-bad", header: http.Header{"Origin": {ok}},
 			wantCode: 400, wantACAO: ok, wantVary: true},
-		{name: "503 from allowed origin", origins: []string{ok}, store: failingStore{}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok}},
+		{name: "503 from allowed origin", origins: []string{ok}, store: failing, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok}},
 			wantCode: 503, wantACAO: ok, wantVary: true},
-		{name: "503 from foreign origin", origins: []string{ok}, store: failingStore{}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {foreign}},
+		{name: "503 from foreign origin", origins: []string{ok}, store: failing, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {foreign}},
 			wantCode: 503, wantVary: true},
 		{name: "empty list", method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok}}, wantCode: 200, wantCount: 1},
 		{name: "empty list, preflight", method: "OPTIONS", target: "/api/visitors", header: preflight(ok), wantCode: 204},
-		{name: "empty list, error", store: failingStore{}, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok}}, wantCode: 503},
+		{name: "empty list, error", store: failing, method: "GET", target: "/api/visitors", header: http.Header{"Origin": {ok}}, wantCode: 503},
 	}
 	for _, tt := range tests {
 		for _, badge := range []bool{false, true} {
@@ -541,7 +574,7 @@ func TestHandlerCORS(t *testing.T) {
 				m := counter.NewMemory()
 				var store counter.Incrementer = m
 				if tt.store != nil {
-					store = tt.store
+					store = tt.store(m)
 				}
 				logger, _ := newLogBuffer()
 				opts := counter.HandlerOptions{AllowedOrigins: tt.origins, Logger: logger}
@@ -640,11 +673,11 @@ func TestHandlerLogsCause(t *testing.T) {
 		wantCode int
 		wantLog  []string
 	}{
-		{name: "store error", store: failingStore{}, target: "/api/home", wantCode: 503,
+		{name: "store error", store: failingStore{counter.NewMemory()}, target: "/api/home", wantCode: 503,
 			wantLog: []string{`"level":"ERROR"`, `"msg":"counter: store failed"`, `"key":"home"`, `"op":"increment"`, storeSecret}},
-		{name: "store error on read", store: failingStore{}, target: "/api/home?hit=false", wantCode: 503,
+		{name: "store error on read", store: failingStore{counter.NewMemory()}, target: "/api/home?hit=false", wantCode: 503,
 			wantLog: []string{`"op":"count"`, storeSecret}},
-		{name: "timeout", store: hangingStore{}, timeout: 30 * time.Millisecond, target: "/api/home", wantCode: 504,
+		{name: "timeout", store: hangingStore{counter.NewMemory()}, timeout: 30 * time.Millisecond, target: "/api/home", wantCode: 504,
 			wantLog: []string{`"level":"ERROR"`, `"msg":"counter: store timed out"`, `"key":"home"`, `"timeout":30000000`, "deadline exceeded"}},
 	}
 	for _, tt := range tests {
@@ -678,7 +711,7 @@ func TestHandlerLogsCause(t *testing.T) {
 // A client that goes away is no store failure: nothing is logged as an error.
 func TestHandlerClientGone(t *testing.T) {
 	logger, logs := newLogBuffer()
-	h := mountAPI(counter.JSONHandler(hangingStore{}, counter.HandlerOptions{Logger: logger}))
+	h := mountAPI(counter.JSONHandler(hangingStore{counter.NewMemory()}, counter.HandlerOptions{Logger: logger}))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := httptest.NewRequest(http.MethodGet, "/api/visitors", nil).WithContext(ctx)
 	time.AfterFunc(20*time.Millisecond, cancel)
@@ -696,7 +729,7 @@ func TestHandlerClientGone(t *testing.T) {
 // 504 and is logged as a timeout, not as a client gone.
 func TestHandlerRequestDeadline(t *testing.T) {
 	logger, logs := newLogBuffer()
-	h := mountAPI(counter.JSONHandler(hangingStore{}, counter.HandlerOptions{Logger: logger}))
+	h := mountAPI(counter.JSONHandler(hangingStore{counter.NewMemory()}, counter.HandlerOptions{Logger: logger}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	w := httptest.NewRecorder()
@@ -709,11 +742,67 @@ func TestHandlerRequestDeadline(t *testing.T) {
 	}
 }
 
+// deadlineStore hands over the deadline of each call's context, then waits
+// for the context to end, as a hanging store does.
+type deadlineStore chan time.Time
+
+func (s deadlineStore) Increment(ctx context.Context, key string) (int64, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Time{}
+	}
+	s <- d
+	<-ctx.Done()
+	return 0, fmt.Errorf("counter: increment %q: %w", key, ctx.Err())
+}
+
+// With default options the store's context ends 3 s after the request
+// arrives (the default Timeout). The test ends each request itself, at
+// once, after reading the deadline.
+func TestHandlerDefaultTimeout(t *testing.T) {
+	for _, badge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("badge=%v", badge), func(t *testing.T) {
+			store := make(deadlineStore, 1)
+			logger, _ := newLogBuffer()
+			h := counter.JSONHandler(store, counter.HandlerOptions{Logger: logger})
+			if badge {
+				h = counter.BadgeHandler(store, counter.HandlerOptions{Logger: logger})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := httptest.NewRequest(http.MethodGet, "/api/visitors", nil).WithContext(ctx)
+			start := time.Now()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				mountAPI(h).ServeHTTP(httptest.NewRecorder(), r)
+			}()
+			select {
+			case d := <-store:
+				got := time.Now()
+				if d.IsZero() {
+					t.Error("the store's context has no deadline with default options, want one 3s away")
+				} else if d.Before(start.Add(3*time.Second)) || d.After(got.Add(3*time.Second)) {
+					t.Errorf("the store's deadline is %v after the request, want 3s", d.Sub(start))
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the store was not called")
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the handler did not return after its request ended")
+			}
+		})
+	}
+}
+
 // Without Logger, the handler logs through slog.Default at the time of the
 // failure.
 func TestHandlerDefaultLogger(t *testing.T) {
 	logger, logs := newLogBuffer()
-	h := mountAPI(counter.JSONHandler(failingStore{}, counter.HandlerOptions{}))
+	h := mountAPI(counter.JSONHandler(failingStore{counter.NewMemory()}, counter.HandlerOptions{}))
 	old := slog.Default()
 	slog.SetDefault(logger)
 	defer slog.SetDefault(old)

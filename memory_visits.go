@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -70,6 +69,9 @@ func (m *Memory) slot(key string) (*atomic.Int64, error) {
 	m.mu.RUnlock()
 	if c != nil {
 		return c, nil
+	}
+	if m.newKeyHook != nil {
+		m.newKeyHook()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -138,14 +140,8 @@ func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 			return mv.statsLocked(v.Key, c.Load(), v.Date), false, nil
 		}
 	}
-	for {
-		n := c.Load()
-		if n == math.MaxInt64 {
-			return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, ErrOverflow)
-		}
-		if c.CompareAndSwap(n, n+1) {
-			break
-		}
+	if _, ok := addChecked(c, 1); !ok {
+		return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, ErrOverflow)
 	}
 	if v.ID != "" && mv.room(len(mv.ids)) {
 		mv.ids[idm] = v.Time.Add(VisitIDTTL)

@@ -67,6 +67,11 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 			return fmt.Errorf("COUNTER_KEYS: %w", err)
 		}
 	}
+	for _, o := range opts.AllowedOrigins {
+		if err := counter.CheckOrigin(o); err != nil {
+			return fmt.Errorf("COUNTER_ALLOWED_ORIGINS: %w", err)
+		}
+	}
 	maxKeys, err := maxKeysFromEnv(c.getenv)
 	if err != nil {
 		return err

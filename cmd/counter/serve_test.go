@@ -611,6 +611,9 @@ func TestStartupErrors(t *testing.T) {
 		}, []string{"has sort key sk;", "string (S) partition key id and no sort key"}},
 		{"unknown store", func(*testing.T) []string { return []string{"COUNTER_STORE=nosuch"} }, []string{"COUNTER_STORE=nosuch: want bolt (the default), memory, dynamodb"}},
 		{"invalid allowed key", func(*testing.T) []string { return []string{"COUNTER_KEYS=home, a/b"} }, []string{"COUNTER_KEYS", "a/b"}},
+		{"origin that never matches", func(*testing.T) []string {
+			return []string{"COUNTER_STORE=memory", "COUNTER_ALLOWED_ORIGINS=https://a.example, https://b.example/"}
+		}, []string{"COUNTER_ALLOWED_ORIGINS", `\"https://b.example/\"`, `\"https://b.example\"`}},
 		{"bad key cap", func(*testing.T) []string { return []string{"COUNTER_MAX_KEYS=lots"} }, []string{"COUNTER_MAX_KEYS=lots"}},
 		{"bad rate limit", func(*testing.T) []string { return []string{"COUNTER_RATE_LIMIT=10/d"} }, []string{"COUNTER_RATE_LIMIT=10/d", "10/s"}},
 		{"bad proxy count", func(*testing.T) []string { return []string{"COUNTER_RATE_LIMIT=10/s", "COUNTER_TRUST_PROXY=yes"} },

@@ -67,6 +67,11 @@ func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, 
 			return nil, fmt.Errorf("counter: COUNTER_KEYS: %w", err)
 		}
 	}
+	for _, o := range opts.AllowedOrigins {
+		if err := counter.CheckOrigin(o); err != nil {
+			return nil, fmt.Errorf("COUNTER_ALLOWED_ORIGINS: %w", err)
+		}
+	}
 	if opts.DefaultKey != "" {
 		if err := counter.CheckKey(opts.DefaultKey); err != nil {
 			return nil, fmt.Errorf("counter: COUNTER_DEFAULT_KEY: %w", err)

@@ -441,3 +441,13 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("bad requests wrote %d items", n)
 	}
 }
+
+// An origin that can never match stops the function at init, with an error
+// naming it, instead of turning CORS off without a word.
+func TestOriginThatNeverMatchesStopsInit(t *testing.T) {
+	env := map[string]string{"COUNTER_ALLOWED_ORIGINS": "https://resume.example.com, https://Other.example"}
+	_, err := newHandler(context.Background(), func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "COUNTER_ALLOWED_ORIGINS") || !strings.Contains(err.Error(), `"https://Other.example"`) {
+		t.Fatalf("newHandler = %v, want an error naming COUNTER_ALLOWED_ORIGINS and the entry", err)
+	}
+}

@@ -197,7 +197,7 @@ func (r *runner) badge() []row {
 		}
 	}
 	rw := row{
-		what:   "Badge SVG \"visitors | 12,345\": `Badge.AppendSVG` vs npm badgen " + version + " in Node",
+		what:   "Badge SVG \"visitors | 12,345\": `Badge.AppendSVG` vs npm badgen " + version + " in Node, in alternating rounds (best of 20 each)",
 		target: "≥ 7× faster, 0 allocs/op",
 	}
 	res, err := r.goBench(".", "^BenchmarkBadge$", "1s")
@@ -222,21 +222,24 @@ func (r *runner) handlers() []row {
 	// The badge handler's own cost is judged against a bare handler that
 	// draws the same badge; against one writing ready-made bytes it also
 	// pays for the drawing, shown for information.
+	// Every bare handler counts in the same Memory store, assigns the same
+	// headers as ready-made slices and writes into a reused buffer: the
+	// cheapest hand-written endpoint doing the same work.
 	cases := []struct {
 		name, what string
-		judged     bool
+		target     float64 // 0: shown, not judged
 	}{
-		{"BenchmarkJSONHandler/default", "`JSONHandler`, default options, vs a bare handler writing the same JSON", true},
-		{"BenchmarkJSONHandler/no-timeout", "`JSONHandler`, `Timeout: -1`, vs the same bare handler", true},
-		{"BenchmarkJSONHandler/cors", "`JSONHandler` with CORS (one allowed origin, request from it) vs a bare handler setting the same CORS headers", true},
-		{"BenchmarkBadgeHandler/render", "`BadgeHandler` vs a bare handler drawing the same badge with `AppendSVG` into a reused buffer", true},
-		{"BenchmarkBadgeHandler/bytes", "`BadgeHandler` vs a bare handler writing ready-made SVG bytes (so drawing included)", false},
+		{"BenchmarkJSONHandler/default", "`JSONHandler` over `Memory`, default options, vs a bare handler counting in the same store and writing the same JSON and headers (slices assigned, `strconv.AppendInt` into a reused buffer)", 1.5},
+		{"BenchmarkJSONHandler/no-timeout", "`JSONHandler`, `Timeout: -1`, vs the same bare handler", 1.5},
+		{"BenchmarkJSONHandler/cors", "`JSONHandler` with CORS (one allowed origin, request from it, through rs/cors) vs a bare handler assigning the same CORS headers", 2},
+		{"BenchmarkBadgeHandler/render", "`BadgeHandler`, default options, vs a bare handler counting in the same store and drawing the same badge with `AppendSVG` into a reused buffer", 1.5},
+		{"BenchmarkBadgeHandler/bytes", "`BadgeHandler` vs a bare handler counting and writing ready-made SVG bytes (so drawing included)", 0},
 	}
 	rows := make([]row, len(cases))
 	for i, c := range cases {
-		rows[i] = row{what: c.what, target: "≤ 1.5×"}
-		if !c.judged {
-			rows[i].target = "none (shown)"
+		rows[i] = row{what: c.what, target: "none (shown)"}
+		if c.target > 0 {
+			rows[i].target = fmt.Sprintf("≤ %g×", c.target)
 		}
 	}
 	res, err := r.goBench(".", "^Benchmark(JSON|Badge)Handler$", "1s")
@@ -255,8 +258,8 @@ func (r *runner) handlers() []row {
 		rows[i].lib = fmt.Sprintf("%s/op, %s allocs/op", nanos(b.at("ns/op", k)), num(allocs))
 		rows[i].anchor = nanos(b.at("bare-ns/op", k)) + "/op"
 		rows[i].ratio = ratioCell(b.metrics["x-bare"], k, 2, "×")
-		rows[i].result = passIf(x <= 1.5)
-		if !cases[i].judged {
+		rows[i].result = passIf(x <= cases[i].target)
+		if cases[i].target == 0 {
 			rows[i].result = "info"
 		}
 	}
