@@ -285,6 +285,45 @@ func TestImportStoreFails(t *testing.T) {
 	}
 }
 
+// failingExport is a store whose Export fails for one key.
+type failingExport struct {
+	ownerStore
+	key string
+}
+
+func (f failingExport) Export(ctx context.Context, key string) (counter.Record, error) {
+	if key == f.key {
+		return counter.Record{}, errors.New("store unreachable")
+	}
+	return f.ownerStore.Export(ctx, key)
+}
+
+// TestExportFails: an export that fails part way exits 1, names the key,
+// and with -o leaves the file as it was (and no temporary file).
+func TestExportFails(t *testing.T) {
+	mem := newMemory(t)
+	p := &inProcess{t: t, store: failingExport{mem, "b"}}
+	p.must("set", "a", "1")
+	p.must("set", "b", "2")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "export.jsonl")
+	if err := os.WriteFile(file, []byte("the last good export\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.run("export", "-o", file); code != exitFailure || p.stderr.String() != "counter export: export key b: store unreachable\n" {
+		t.Errorf("exit %d, %q", code, p.stderr.String())
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "the last good export\n" {
+		t.Errorf("the file after a failed export: %q, %v", b, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left beside it: %v", entries)
+	}
+	if code := p.run("export", "-o", filepath.Join(dir, "missing", "x.jsonl")); code != exitFailure || !strings.Contains(p.stderr.String(), "-o "+dir) {
+		t.Errorf("-o in a missing directory: exit %d, %q", code, p.stderr.String())
+	}
+}
+
 // TestStoreWithoutEditor: a store that cannot edit says so, exit 1.
 func TestStoreWithoutEditor(t *testing.T) {
 	p := &inProcess{t: t, store: struct{ counter.Incrementer }{counter.NewMemory()}}
