@@ -351,16 +351,19 @@ func TestDynamoRequest(t *testing.T) {
 	}
 	check("TableName", aws.ToString(in.TableName), "stats")
 	check("Key", in.Key, map[string]types.AttributeValue{"pk": s("home")})
-	check("UpdateExpression", aws.ToString(in.UpdateExpression), "SET #c = if_not_exists(#c, :start) + :n")
-	check("ConditionExpression", aws.ToString(in.ConditionExpression), "attribute_not_exists(#c) OR attribute_type(#c, :type)")
-	check("ExpressionAttributeNames", in.ExpressionAttributeNames, map[string]string{"#c": "views"})
-	check("ExpressionAttributeValues", in.ExpressionAttributeValues, map[string]types.AttributeValue{":n": n("1"), ":start": n("100"), ":type": s("N")})
+	check("UpdateExpression", aws.ToString(in.UpdateExpression), "SET #c = if_not_exists(#c, :start) + :n REMOVE #bad")
+	check("ConditionExpression", aws.ToString(in.ConditionExpression),
+		"(attribute_not_exists(#c) OR (attribute_type(#c, :type) AND #c <= :lim)) AND (attribute_not_exists(#bad) OR #c <> #bad)")
+	check("ExpressionAttributeNames", in.ExpressionAttributeNames, map[string]string{"#c": "views", "#bad": "countNotWhole"})
+	check("ExpressionAttributeValues", in.ExpressionAttributeValues, map[string]types.AttributeValue{":n": n("1"), ":start": n("100"), ":type": s("N"),
+		":lim": n("9223372036854775806")})
 	check("ReturnValues", in.ReturnValues, types.ReturnValueUpdatedNew)
 
 	if _, err := d.Add(context.Background(), "home", 12); err != nil {
 		t.Fatal(err)
 	}
 	check("Add's :n", f.updates[1].ExpressionAttributeValues[":n"], n("12"))
+	check("Add's :lim", f.updates[1].ExpressionAttributeValues[":lim"], n("9223372036854775795"))
 	check("Increment's :n after Add", f.updates[0].ExpressionAttributeValues[":n"], n("1"))
 
 	d2 := counter.NewDynamo(f, counter.DynamoOptions{ConsistentRead: true})

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -120,6 +123,7 @@ type Dynamo struct {
 	opts   DynamoOptions
 
 	names      map[string]string               // #c
+	incNames   map[string]string               // #c, #bad
 	incValues  map[string]types.AttributeValue // :n = 1, :start, :type
 	retryOptFn []func(*dynamodb.Options)
 	projection *string
@@ -138,13 +142,25 @@ var (
 const (
 	// if_not_exists seeds a missing count with Start in the same atomic
 	// update that adds n, so the first visit creates the item and a count
-	// that exists is never replaced by Start.
-	updateExpression = "SET #c = if_not_exists(#c, :start) + :n"
+	// that exists is never replaced by Start. REMOVE drops the mark of a
+	// count once found not whole (see badCountAttribute) that the owner
+	// has since fixed.
+	updateExpression = "SET #c = if_not_exists(#c, :start) + :n REMOVE #bad"
 	// The condition protects a count that is not a number (say a string
-	// typed by hand in the console) from being replaced or mixed with: the
-	// update fails with ErrNotANumber instead.
-	conditionExpression = "attribute_not_exists(#c) OR attribute_type(#c, :type)"
+	// typed by hand in the console) from being replaced or mixed with, a
+	// count that adding n would take past the largest int64 (:lim is
+	// MaxInt64 - n), and a count marked as not whole: the update fails and
+	// nothing is written.
+	conditionExpression = "(attribute_not_exists(#c) OR (attribute_type(#c, :type) AND #c <= :lim)) AND " + notMarkedBad
+	notMarkedBad        = "(attribute_not_exists(#bad) OR #c <> #bad)"
 )
+
+// badCountAttribute marks a count found not to be a whole number. DynamoDB
+// conditions can compare numbers but cannot tell a whole number from 41.5,
+// so the first update that returns a count that is not whole undoes itself
+// and copies the count here; from then on every update's condition
+// (#c <> #bad) refuses before writing, until the owner sets a whole count.
+const badCountAttribute = "countNotWhole"
 
 // NewDynamo returns a store that keeps counts in a DynamoDB table through
 // client, usually a *dynamodb.Client. The table must exist with a string
@@ -161,13 +177,15 @@ func NewDynamo(client DynamoAPI, opts DynamoOptions) *Dynamo {
 	}
 	opts.Shards = min(max(opts.Shards, 1), maxShards)
 	d := &Dynamo{
-		client: client,
-		opts:   opts,
-		names:  map[string]string{"#c": opts.CountAttribute},
+		client:   client,
+		opts:     opts,
+		names:    map[string]string{"#c": opts.CountAttribute},
+		incNames: map[string]string{"#c": opts.CountAttribute, "#bad": badCountAttribute},
 		incValues: map[string]types.AttributeValue{
 			":n":     &types.AttributeValueMemberN{Value: "1"},
 			":start": &types.AttributeValueMemberN{Value: strconv.FormatInt(opts.Start, 10)},
 			":type":  &types.AttributeValueMemberS{Value: "N"},
+			":lim":   numberValue(math.MaxInt64 - 1),
 		},
 		projection: aws.String("#c"),
 	}
@@ -176,6 +194,7 @@ func NewDynamo(client DynamoAPI, opts DynamoOptions) *Dynamo {
 			":n":     d.incValues[":n"],
 			":start": &types.AttributeValueMemberN{Value: "0"},
 			":type":  d.incValues[":type"],
+			":lim":   d.incValues[":lim"],
 		}
 		d.batchNames = map[string]string{"#k": opts.PartitionKey, "#c": opts.CountAttribute}
 	}
@@ -232,10 +251,14 @@ func (d *Dynamo) add(ctx context.Context, op, key string, n int64) (int64, error
 			":n":     &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)},
 			":start": values[":start"],
 			":type":  values[":type"],
+			":lim":   numberValue(math.MaxInt64 - n),
 		}
 	}
+	if start := d.opts.Start; shard == 0 && start > math.MaxInt64-n {
+		return 0, d.errorf(op, key, fmt.Errorf("the Start option %d + %d: %w", start, n, ErrOverflow))
+	}
 	item := shardKey(key, shard)
-	written, err := d.update(ctx, op, key, item, values)
+	written, err := d.update(ctx, op, key, item, n, values)
 	if err != nil || d.opts.Shards == 1 {
 		return written, err
 	}
@@ -246,33 +269,153 @@ func (d *Dynamo) add(ctx context.Context, op, key string, n int64) (int64, error
 	return total, nil
 }
 
-// update adds values[":n"] to the count in item, the item of key's shard,
-// and returns the item's new count.
-func (d *Dynamo) update(ctx context.Context, op, key, item string, values map[string]types.AttributeValue) (int64, error) {
-	out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &d.opts.Table,
-		Key:                       map[string]types.AttributeValue{d.opts.PartitionKey: &types.AttributeValueMemberS{Value: item}},
-		UpdateExpression:          aws.String(updateExpression),
-		ConditionExpression:       aws.String(conditionExpression),
-		ExpressionAttributeNames:  d.names,
-		ExpressionAttributeValues: values,
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	}, d.retryOptFn...)
-	if err != nil {
+// update adds n (values[":n"]) to the count in item, the item of key's
+// shard, and returns the item's new count.
+func (d *Dynamo) update(ctx context.Context, op, key, item string, n int64, values map[string]types.AttributeValue) (int64, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &d.opts.Table,
+			Key:                       d.itemKey(item),
+			UpdateExpression:          aws.String(updateExpression),
+			ConditionExpression:       aws.String(conditionExpression),
+			ExpressionAttributeNames:  d.incNames,
+			ExpressionAttributeValues: values,
+			ReturnValues:              types.ReturnValueUpdatedNew,
+		}, d.retryOptFn...)
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
-			return 0, fmt.Errorf("counter: %s %q in table %q: attribute %q: %w (%w)", op, key, d.opts.Table, d.opts.CountAttribute, ErrNotANumber, err)
+			// Nothing was written: find out why, to say what to fix.
+			why := d.whyRefused(ctx, item, n)
+			if why == nil && attempt < 3 {
+				continue // the count changed between the write and the read
+			}
+			if why == nil {
+				why = ErrNotANumber
+			}
+			return 0, fmt.Errorf("counter: %s %q in table %q: %w (%w)", op, key, d.opts.Table, why, err)
 		}
-		return 0, d.errorf(op, key, err)
+		if err != nil {
+			return 0, d.errorf(op, key, err)
+		}
+		c, err := d.number(out.Attributes)
+		if errors.Is(err, ErrNotANumber) {
+			// The count was a number but not whole (typed by hand as
+			// 41.5): no condition can rule that out before writing, so
+			// undo this write at once and mark the count, which makes the
+			// condition refuse every later update before it writes.
+			if uerr := d.undoNotWhole(ctx, item, n, nil); uerr != nil {
+				err = fmt.Errorf("%w; undoing the write failed, the count may be %d too high: %w", err, n, uerr)
+			}
+			return 0, d.errorf(op, key, err)
+		}
+		if err != nil {
+			return 0, d.errorf(op, key, err)
+		}
+		if c == nil {
+			return 0, d.errorf(op, key, errors.New("response has no count"))
+		}
+		return *c, nil
 	}
-	n, err := d.number(out.Attributes)
+}
+
+// whyRefused reads item after a refused update that was to add n, and
+// returns what is wrong with its count: an error wrapping ErrNotANumber or
+// ErrOverflow and naming the value, or nil if nothing is wrong now.
+func (d *Dynamo) whyRefused(ctx context.Context, item string, n int64) error {
+	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                &d.opts.Table,
+		Key:                      d.itemKey(item),
+		ProjectionExpression:     aws.String("#c"),
+		ExpressionAttributeNames: map[string]string{"#c": d.opts.CountAttribute},
+		ConsistentRead:           aws.Bool(true),
+	})
 	if err != nil {
-		return 0, d.errorf(op, key, err)
+		return fmt.Errorf("%w (reading the item to see why failed: %w)", ErrNotANumber, err)
 	}
-	if n == nil {
-		return 0, d.errorf(op, key, errors.New("response has no count"))
+	c, err := d.number(out.Item)
+	if err != nil {
+		return err
 	}
-	return *n, nil
+	if c != nil && *c > math.MaxInt64-n {
+		return overflowAt(d.opts.CountAttribute, *c)
+	}
+	return nil
+}
+
+// undoNotWhole takes n back from item's count after an update made it a
+// number that is not whole, and marks the count (badCountAttribute) so
+// that later updates refuse before writing. Each attempt reads the count and
+// writes only if it is still the same value that is not whole, so an owner
+// who fixes the count meanwhile is never overwritten. extra lists further
+// "SET" parts (attribute = attribute - value) to undo with it, with their
+// names and values.
+func (d *Dynamo) undoNotWhole(ctx context.Context, item string, n int64, extra *undoParts) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	for range 10 {
+		out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      &d.opts.Table,
+			Key:            d.itemKey(item),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return err
+		}
+		cur, ok := out.Item[d.opts.CountAttribute].(*types.AttributeValueMemberN)
+		if !ok || isWhole(cur.Value) {
+			return nil // fixed (or removed) by the owner meanwhile: leave it
+		}
+		names := map[string]string{"#c": d.opts.CountAttribute, "#bad": badCountAttribute}
+		values := map[string]types.AttributeValue{":n": numberValue(n), ":cur": cur}
+		update := "SET #c = #c - :n, #bad = #c - :n"
+		cond := "#c = :cur"
+		if extra != nil && extra.applies(out.Item) {
+			update += extra.update
+			cond += extra.cond
+			maps.Copy(names, extra.names)
+			maps.Copy(values, extra.values)
+		}
+		_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &d.opts.Table,
+			Key:                       d.itemKey(item),
+			UpdateExpression:          aws.String(update),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			continue // the count moved: read it again
+		}
+		return err
+	}
+	return errors.New("the count kept changing")
+}
+
+// undoParts is what undoNotWhole also takes back after a visit's update.
+type undoParts struct {
+	update, cond string
+	names        map[string]string
+	values       map[string]types.AttributeValue
+	applies      func(item map[string]types.AttributeValue) bool
+}
+
+// cleanupTimeout bounds the writes that undo part of a failed visit; they
+// run even when the caller's context has ended.
+const cleanupTimeout = 5 * time.Second
+
+// isWhole reports whether the DynamoDB number s is a whole number.
+func isWhole(s string) bool {
+	r, ok := new(big.Rat).SetString(s)
+	return ok && r.IsInt()
+}
+
+func numberValue(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func (d *Dynamo) itemKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{d.opts.PartitionKey: &types.AttributeValueMemberS{Value: id}}
 }
 
 // Count reads key's count with one GetItem call, or with Shards > 1 one
@@ -412,15 +555,34 @@ func (d *Dynamo) number(item map[string]types.AttributeValue) (*int64, error) {
 	if !ok {
 		return nil, fmt.Errorf("attribute %q: %w", d.opts.CountAttribute, ErrNotANumber)
 	}
-	n, err := strconv.ParseInt(num.Value, 10, 64)
+	n, err := parseCount(d.opts.CountAttribute, num.Value)
 	if err != nil {
-		return nil, fmt.Errorf("attribute %q = %q: %w", d.opts.CountAttribute, num.Value, ErrNotANumber)
+		return nil, err
 	}
 	return &n, nil
 }
 
 func (d *Dynamo) errorf(op, key string, err error) error {
 	return fmt.Errorf("counter: %s %q in table %q: %w", op, key, d.opts.Table, err)
+}
+
+// parseCount parses the DynamoDB number s of attribute attr as an int64.
+// A number that is not whole wraps ErrNotANumber, a whole number out of
+// int64's range ErrOverflow; both errors say what to fix.
+func parseCount(attr, s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err == nil {
+		return n, nil
+	}
+	r, ok := new(big.Rat).SetString(s)
+	switch {
+	case ok && r.IsInt():
+		return 0, fmt.Errorf("attribute %q = %s is outside int64; set it to a whole number from 0 to %d (for example with `counter set`): %w",
+			attr, s, int64(math.MaxInt64), ErrOverflow)
+	case ok:
+		return 0, fmt.Errorf("attribute %q = %s is not a whole number; set it to one (for example with `counter set`): %w", attr, s, ErrNotANumber)
+	}
+	return 0, fmt.Errorf("attribute %q = %q: %w", attr, s, ErrNotANumber)
 }
 
 // unsentRetryer keeps the client's retryer but lets it retry only failures

@@ -98,6 +98,22 @@ const (
 // store fails and 504 when it does not answer within Timeout. The cause of a
 // 5xx goes to the Logger, never to the client.
 //
+// Given a [Visitors] (any Incrementer that also implements [VisitReader]),
+// the handlers count visitors as well: GET and POST call Visit, and JSON
+// answers {"key":"home","count":1234,"visitors":321,"today":{"date":
+// "2026-12-01","count":12,"visitors":5}}. A visit id (Idempotency-Key
+// header or ?visit=) that is invalid answers 400. ?days=N (1 to 366) reads
+// without counting and adds "days":[{"date":…,"count":…,"visitors":…},…],
+// the last N days ending today, oldest first; any other value answers 400,
+// and a counter without daily history ([DayReader]) 501. Without a
+// VisitReader the visit id is ignored and the answer is as above.
+//
+// ?optout=1 (or true) reads without counting, for a browser whose owner
+// opted out. Every answer that did not count says why in the
+// Counter-Not-Counted header: bot, repeat (a visit id seen before),
+// opt-out or read-only (?hit=false, HEAD, ?days=, the shields endpoint
+// without ?hit=true).
+//
 // JSONHandler panics if opts are invalid (a DefaultKey that fails
 // [CheckKey], an unknown Style or colour, an AllowedOrigins entry that fails
 // [CheckOrigin]), as [http.ServeMux.Handle] does
@@ -117,6 +133,12 @@ func JSONHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 // Content-Security-Policy that forbids scripts), so an <img> always shows
 // a badge: "unavailable" when the store fails, "timeout" when it is slow.
 //
+// ?show= picks the number drawn, for badges and the shields endpoint:
+// count (the default), visitors, today or today-visitors, or two of them
+// joined by '/' drawn as "12 / 1,234" (show=today/count). Any other value
+// answers 400; a number other than count over a store that does not track
+// visitors answers 501.
+//
 // BadgeHandler panics if opts are invalid, as JSONHandler does.
 func BadgeHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 	return newHandler(inc, opts, true)
@@ -125,7 +147,9 @@ func BadgeHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 // handler serves both endpoints; badge selects the SVG one.
 type handler struct {
 	inc      Incrementer
-	reader   Reader // nil if inc cannot read without counting
+	reader   Reader      // nil if inc cannot read without counting
+	visits   VisitReader // nil if inc does not count visitors
+	days     DayReader   // nil if inc cannot read daily numbers
 	badge    bool
 	key      string
 	keys     map[string]struct{}
@@ -161,8 +185,13 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		},
 	}
 	h.reader = readerOf(inc)
+	h.visits, _ = inc.(VisitReader)
+	h.days, _ = inc.(DayReader)
 	// Exactly *Memory: a type embedding it may well wait.
 	_, h.neverBlocks = inc.(*Memory)
+	if v, ok := inc.(*Visitors); ok {
+		_, h.neverBlocks = v.store.(*Memory)
+	}
 	if err := CheckKey(h.key); err != nil {
 		panic(fmt.Sprintf("counter: HandlerOptions.DefaultKey: %v", err))
 	}
@@ -196,7 +225,7 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 func withCORS(h http.Handler, origins []string) http.Handler {
 	o := cors.Options{
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
-		ExposedHeaders: []string{"ETag"},
+		ExposedHeaders: []string{"ETag", "Counter-Not-Counted"},
 	}
 	if slices.Contains(origins, "*") {
 		o.AllowedOrigins = []string{"*"}
@@ -240,8 +269,10 @@ type query struct {
 	hit, format                       string
 	label, color, labelColor          string
 	style                             string
+	show, days, optout                string
 	hasHit, hasFormat, hasLabel       bool
 	hasColor, hasLabelColor, hasStyle bool
+	hasShow, hasDays, hasOptout       bool
 }
 
 var errQuery = errors.New("counter: malformed query")
@@ -278,6 +309,12 @@ func parseQuery(raw string) (query, error) {
 			dst, seen = &q.labelColor, &q.hasLabelColor
 		case "style":
 			dst, seen = &q.style, &q.hasStyle
+		case "show":
+			dst, seen = &q.show, &q.hasShow
+		case "days":
+			dst, seen = &q.days, &q.hasDays
+		case "optout":
+			dst, seen = &q.optout, &q.hasOptout
 		default:
 			continue
 		}
@@ -312,6 +349,12 @@ var (
 	errBadKey     = problem{http.StatusBadRequest, "invalid key"}
 	errUnknownKey = problem{http.StatusNotFound, "unknown key"}
 	errNoReader   = problem{http.StatusNotImplemented, "reading without counting is not supported"}
+	errBadShow    = problem{http.StatusBadRequest, "invalid show"}
+	errBadDays    = problem{http.StatusBadRequest, "invalid days"}
+	errBadOptout  = problem{http.StatusBadRequest, "invalid optout"}
+	errBadVisitID = problem{http.StatusBadRequest, "invalid visit id"}
+	errNoVisitors = problem{http.StatusNotImplemented, "visitors are not tracked"}
+	errNoDays     = problem{http.StatusNotImplemented, "daily history is not kept"}
 	errStore      = problem{http.StatusServiceUnavailable, "unavailable"}
 	errTimeout    = problem{http.StatusGatewayTimeout, "timeout"}
 )
@@ -334,6 +377,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Parse.
 	b := h.defaults
 	var q query
 	if raw := r.URL.RawQuery; raw != "" {
@@ -390,6 +434,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	v, p := h.parseVisitParams(r, q, h.badge || shields)
+	if p.status != 0 {
+		h.fail(w, r, p, b)
+		return
+	}
 
 	key := r.PathValue("key")
 	if key == "" {
@@ -403,11 +452,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errUnknownKey, b)
 		return
 	}
-	if !count && h.reader == nil {
+
+	// Decide.
+	skip := Counted
+	switch {
+	case v.optout:
+		count, skip = false, SkipOptOut
+	case v.days > 0:
+		count, skip = false, SkipReadOnly
+	case !count:
+		skip = SkipReadOnly
+	}
+	if !count && h.visits == nil && h.reader == nil {
 		h.fail(w, r, errNoReader, b)
 		return
 	}
-
 	ctx := r.Context()
 	if h.timeout > 0 && !h.neverBlocks {
 		// Like context.WithTimeout, without arming a timer for stores
@@ -416,35 +475,49 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer dc.Cancel()
 		ctx = dc
 	}
-	var n int64
+	var st Stats
 	var err error
-	if count {
-		n, err = h.inc.Increment(ctx, key)
-	} else {
-		n, err = h.reader.Count(ctx, key)
+	switch {
+	case h.visits != nil && count:
+		st, skip, err = h.visits.Visit(ctx, r, key)
+	case h.visits != nil:
+		st, err = h.visits.Stats(ctx, key)
+	case count:
+		st.Count, err = h.inc.Increment(ctx, key)
+	default:
+		st.Count, err = h.reader.Count(ctx, key)
+	}
+	var days []Day
+	if err == nil && v.days > 0 {
+		days, err = h.days.LastDays(ctx, key, v.days)
+		if errors.Is(err, errors.ErrUnsupported) {
+			h.log().LogAttrs(ctx, slog.LevelWarn, "counter: ?days= over a store without daily history", slog.String("key", key), slog.Any("err", err))
+			h.fail(w, r, errNoDays, b)
+			return
+		}
 	}
 	if err != nil {
 		h.storeFailed(ctx, w, r, key, count, err, b)
 		return
 	}
 
+	// Answer.
 	bp := bufPool.Get().(*[]byte)
 	body := (*bp)[:0]
 	switch {
 	case h.badge:
 		hdr["Content-Type"] = hdrSVG
 		hdr["Content-Security-Policy"] = hdrCSP
-		body = h.appendBadge(body, b, n)
+		body = h.appendBadge(body, b, v.show, st)
 	case shields:
 		hdr["Content-Type"] = hdrJSON
-		body = h.appendShields(body, b, n)
+		body = h.appendShields(body, b, v.show, st)
 	default:
 		hdr["Content-Type"] = hdrJSON
-		body = append(body, `{"key":"`...)
-		body = append(body, key...) // CheckKey allows no character JSON escapes
-		body = append(body, `","count":`...)
-		body = strconv.AppendInt(body, n, 10)
-		body = append(body, '}')
+		body = h.appendJSON(body, key, st, days)
+	}
+	if skip != Counted {
+		hdr["Counter-Not-Counted"] = hdrSkip[skip]
 	}
 	status := http.StatusOK
 	if count {
@@ -474,6 +547,171 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// hdrSkip holds the Counter-Not-Counted header values.
+var hdrSkip = map[Skip][]string{
+	SkipBot:      {string(SkipBot)},
+	SkipRepeat:   {string(SkipRepeat)},
+	SkipOptOut:   {string(SkipOptOut)},
+	SkipReadOnly: {string(SkipReadOnly)},
+}
+
+// visitParams are the parameters about visitors: what a badge shows,
+// the days of history asked for (0: none), and whether the browser opted
+// out of being counted.
+type visitParams struct {
+	show   show
+	days   int
+	optout bool
+}
+
+// parseVisitParams reads show (badges and the shields endpoint), days (the
+// JSON endpoint), optout and the visit id, and checks that the counter can
+// answer them: 400 for an invalid value, 501 for what the store does not
+// keep.
+func (h *handler) parseVisitParams(r *http.Request, q query, image bool) (visitParams, problem) {
+	var v visitParams
+	if q.hasOptout {
+		switch q.optout {
+		case "1", "true":
+			v.optout = true
+		case "0", "false":
+		default:
+			return v, errBadOptout
+		}
+	}
+	if image && q.hasShow {
+		var ok bool
+		if v.show, ok = parseShow(q.show); !ok {
+			return v, errBadShow
+		}
+		if h.visits == nil && (v.show[0] != showCount || v.show[1] != showNone && v.show[1] != showCount) {
+			return v, errNoVisitors
+		}
+	}
+	if !image && q.hasDays {
+		n, err := strconv.Atoi(q.days)
+		if err != nil || n < 1 || n > MaxHistoryDays || q.days[0] == '+' {
+			return v, errBadDays
+		}
+		if h.days == nil {
+			return v, errNoDays
+		}
+		v.days = n
+	}
+	if h.visits != nil {
+		if _, err := VisitIDOf(r); err != nil {
+			return v, errBadVisitID
+		}
+	}
+	return v, problem{}
+}
+
+// showField is a number a badge can show.
+type showField uint8
+
+const (
+	showNone showField = iota
+	showCount
+	showVisitors
+	showToday
+	showTodayVisitors
+)
+
+// show is one number, or two drawn as "a / b".
+type show [2]showField
+
+// parseShow parses ?show=: count, visitors, today or today-visitors, or two
+// of them joined by '/'.
+func parseShow(s string) (show, bool) {
+	first, second, two := strings.Cut(s, "/")
+	a, b := showFieldOf(first), showFieldOf(second)
+	if a == showNone || two && b == showNone {
+		return show{}, false
+	}
+	return show{a, b}, true
+}
+
+func showFieldOf(s string) showField {
+	switch s {
+	case "count":
+		return showCount
+	case "visitors":
+		return showVisitors
+	case "today":
+		return showToday
+	case "today-visitors":
+		return showTodayVisitors
+	}
+	return showNone
+}
+
+// appendMessage appends the numbers sh names, formatted; the count if sh is
+// the zero show.
+func (h *handler) appendMessage(dst []byte, sh show, st Stats) []byte {
+	if sh[0] == showNone {
+		sh[0] = showCount
+	}
+	for i, f := range sh {
+		var n int64
+		switch f {
+		case showNone:
+			return dst
+		case showCount:
+			n = st.Count
+		case showVisitors:
+			n = st.Visitors
+		case showToday:
+			n = st.Today.Count
+		case showTodayVisitors:
+			n = st.Today.Visitors
+		}
+		if i > 0 {
+			dst = append(dst, " / "...)
+		}
+		dst = AppendNumber(dst, n, h.format)
+	}
+	return dst
+}
+
+// appendJSON appends the JSON answer: key and count, and with visitors
+// the visitors, today's numbers and the days asked for.
+func (h *handler) appendJSON(dst []byte, key string, st Stats, days []Day) []byte {
+	dst = append(dst, `{"key":"`...)
+	dst = append(dst, key...) // CheckKey allows no character JSON escapes
+	dst = append(dst, `","count":`...)
+	dst = strconv.AppendInt(dst, st.Count, 10)
+	if h.visits != nil {
+		dst = append(dst, `,"visitors":`...)
+		dst = strconv.AppendInt(dst, st.Visitors, 10)
+		dst = append(dst, `,"today":`...)
+		dst = appendDay(dst, st.Today)
+	}
+	if days != nil {
+		dst = append(dst, `,"days":[`...)
+		for i, d := range days {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendDay(dst, d)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// appendDay appends d as {"date":…,"count":…,"visitors":…}. A Date from
+// the library or a store is YYYY-MM-DD and needs no escaping; anything
+// else is written as an escaped string.
+func appendDay(dst []byte, d Day) []byte {
+	dst = append(dst, `{"date":`...)
+	dst = appendJSONString(dst, string(d.Date))
+	dst = append(dst, `,"count":`...)
+	dst = strconv.AppendInt(dst, d.Count, 10)
+	dst = append(dst, `,"visitors":`...)
+	dst = strconv.AppendInt(dst, d.Visitors, 10)
+	return append(dst, '}')
+}
+
 func (h *handler) allowed(key string) bool {
 	switch {
 	case h.allowKey != nil:
@@ -485,6 +723,14 @@ func (h *handler) allowed(key string) bool {
 	return true
 }
 
+// log returns the Logger, or slog.Default() if none was given.
+func (h *handler) log() *slog.Logger {
+	if h.logger == nil {
+		return slog.Default()
+	}
+	return h.logger
+}
+
 // storeFailed answers a failed store call: 504 when our deadline passed,
 // 503 otherwise, and logs the cause.
 func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *http.Request, key string, count bool, err error, b Badge) {
@@ -492,14 +738,13 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 	if count {
 		op = "increment"
 	}
-	logger := h.logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger := h.log()
 	p := errStore
 	switch {
 	case errors.Is(err, ErrInvalidKey):
 		p = errBadKey // a store with stricter key rules than CheckKey
+	case errors.Is(err, ErrInvalidVisitID):
+		p = errBadVisitID // checked before, unless a VisitReader has stricter rules
 	case !count && errors.Is(err, errors.ErrUnsupported):
 		p = errNoReader // a decorator whose store cannot read after all
 	case errors.Is(err, ErrTooManyKeys):
@@ -546,18 +791,18 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, p problem, b Badg
 	w.Write(body)
 }
 
-func (h *handler) appendBadge(dst []byte, b Badge, n int64) []byte {
-	var num [32]byte
-	b.Message = string(AppendNumber(num[:0], n, h.format))
+func (h *handler) appendBadge(dst []byte, b Badge, sh show, st Stats) []byte {
+	var num [64]byte
+	b.Message = string(h.appendMessage(num[:0], sh, st))
 	return b.AppendSVG(dst)
 }
 
-func (h *handler) appendShields(dst []byte, b Badge, n int64) []byte {
+func (h *handler) appendShields(dst []byte, b Badge, sh show, st Stats) []byte {
 	dst = append(dst, `{"schemaVersion":1,"label":`...)
 	dst = appendJSONString(dst, b.Label)
 	dst = append(dst, `,"message":`...)
-	var num [32]byte
-	dst = appendJSONString(dst, string(AppendNumber(num[:0], n, h.format)))
+	var num [64]byte
+	dst = appendJSONString(dst, string(h.appendMessage(num[:0], sh, st)))
 	dst = append(dst, `,"color":`...)
 	dst = appendJSONString(dst, b.Color)
 	if b.LabelColor != "#555" {

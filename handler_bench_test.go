@@ -3,6 +3,7 @@ package counter_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
@@ -39,7 +40,7 @@ var (
 	bareExpires = []string{"0"}
 	bareVary    = []string{"Origin"}
 	bareOrigin  = []string{"https://me.example"}
-	bareExpose  = []string{"Etag"}
+	bareExpose  = []string{"Etag, Counter-Not-Counted"}
 )
 
 // bareHandler is the baseline the handlers are measured against: a minimal
@@ -231,5 +232,43 @@ func BenchmarkBadgeHandler(b *testing.B) {
 				bareHandler(m, "image/svg+xml", false, func(dst []byte, _ int64) []byte { return append(dst, svg...) })
 		}
 		benchAgainst(b, pair, r)
+	})
+}
+
+// BenchmarkJSONHandlerVisitors counts a visit through JSONHandler with
+// visitors on (NewVisitors over the memory store: bot check, salted visitor
+// id, markers, today's numbers) against the same handler with visitors off
+// (the store itself) in the same run and store: x-bare is on's time as a
+// multiple of off's. "returning" is one visitor again and again;
+// "new-visitors" comes from another address every request (past 100,000
+// requests Memory's marker cap is reached, and it logs so once a minute).
+//
+//	go test -run '^$' -bench 'JSONHandlerVisitors' -count 5 .
+func BenchmarkJSONHandlerVisitors(b *testing.B) {
+	const ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	newReq := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/count", nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		r.Header.Set("User-Agent", ua)
+		return r
+	}
+	b.Run("returning", func(b *testing.B) {
+		pair := func(m *counter.Memory) (http.Handler, http.Handler) {
+			return counter.JSONHandler(counter.NewVisitors(m, counter.VisitorOptions{}), counter.HandlerOptions{}),
+				counter.JSONHandler(m, counter.HandlerOptions{})
+		}
+		benchAgainst(b, pair, newReq())
+	})
+	b.Run("new-visitors", func(b *testing.B) {
+		pair := func(m *counter.Memory) (http.Handler, http.Handler) {
+			on := counter.JSONHandler(counter.NewVisitors(m, counter.VisitorOptions{}), counter.HandlerOptions{})
+			var i uint32
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				i++
+				r.RemoteAddr = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String() + ":1"
+				on.ServeHTTP(w, r)
+			}), counter.JSONHandler(m, counter.HandlerOptions{})
+		}
+		benchAgainst(b, pair, newReq())
 	})
 }

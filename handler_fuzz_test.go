@@ -33,6 +33,9 @@ func FuzzHandlerQuery(f *testing.F) {
 		{"visitors", "style=plastic;color=blue&&=&label", "W/\"1\", \"2\"", "null", 4, false},
 		{strings.Repeat("k", 129), "", "", "", 5, true},
 		{"visitors", "format=shields&hit=true&style=flat-square", "", "", 1, false},
+		{"visitors", "optout=1&show=today/count&days=3", "", "", 0, true},
+		{"visitors", "days=7&optout=0", "", "", 1, false},
+		{"visitors", "format=shields&hit=1&show=visitors", "", "", 0, false},
 	}
 	for _, s := range seeds {
 		f.Add(s.key, s.query, s.inm, s.origin, s.method, s.badge)
@@ -71,7 +74,8 @@ func FuzzHandlerQuery(f *testing.F) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 
-		if w.Code >= 500 {
+		if w.Code >= 500 && !(w.Code == http.StatusNotImplemented && (strings.Contains(w.Body.String(), "visitors are not tracked") ||
+			strings.Contains(w.Body.String(), "daily history is not kept"))) {
 			t.Fatalf("%s key %q query %q: status %d over a healthy store: %s", meth, key, query, w.Code, w.Body)
 		}
 		if w.Header().Get("X-Content-Type-Options") != "nosniff" {
@@ -132,7 +136,7 @@ func shouldCount(method, rawQuery string, badge bool) bool {
 			continue
 		}
 		switch name {
-		case "hit", "format", "label", "color", "labelColor", "style":
+		case "hit", "format", "label", "color", "labelColor", "style", "show", "days", "optout":
 		default:
 			continue
 		}
@@ -175,6 +179,23 @@ func shouldCount(method, rawQuery string, badge bool) bool {
 		if changed && (len(b.Color) > 32 || len(b.LabelColor) > 32 || b.Validate() != nil) {
 			return false
 		}
+	}
+	// Visitor parameters over a plain store: opted out reads, a number
+	// other than the count or any days answer 501 (or 400 if invalid).
+	if v, ok := params["optout"]; ok {
+		switch v {
+		case "1", "true":
+			count = false
+		case "0", "false":
+		default:
+			return false
+		}
+	}
+	if v, ok := params["show"]; ok && (badge || hasFormat) && v != "count" && v != "count/count" {
+		return false
+	}
+	if _, ok := params["days"]; ok && !badge && !hasFormat {
+		return false
 	}
 	return count
 }

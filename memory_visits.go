@@ -28,23 +28,23 @@ var (
 // serialises RecordVisit, SetCount and Import, so that a visit's numbers
 // change together.
 type memVisits struct {
-	mu       sync.Mutex
-	keys     map[string]*memKey
-	visitors map[memVisitor]time.Time // expiry
-	ids      map[memID]time.Time      // expiry
-	salts    map[Date][]byte
-	swept    time.Time // of the markers, by visit time
-	full     time.Time // when a full marker map was last logged
-	refused  int       // markers refused since then
+	mu      sync.Mutex
+	keys    map[string]*memKey
+	seen    int                 // visitor markers in all keys' maps
+	ids     map[memID]time.Time // expiry
+	salts   map[Date][]byte
+	swept   time.Time // of the markers, by visit time
+	full    time.Time // when a full marker map was last logged
+	refused int       // markers refused since then
 }
 
 type memKey struct {
 	visitors int64
-	days     map[Date]*[2]int64 // count, visitors
+	days     map[Date]*[2]int64    // count, visitors
+	seen     map[memSeen]time.Time // visitor markers: expiry
 }
 
-type memVisitor struct {
-	key  string
+type memSeen struct {
 	date Date
 	id   VisitorID
 }
@@ -55,7 +55,6 @@ func (m *Memory) visitsLocked() *memVisits {
 	v := &m.visits
 	if v.keys == nil {
 		v.keys = make(map[string]*memKey)
-		v.visitors = make(map[memVisitor]time.Time)
 		v.ids = make(map[memID]time.Time)
 		v.salts = make(map[Date][]byte)
 	}
@@ -106,8 +105,9 @@ func CheckVisitID(id string) error {
 		return fmt.Errorf("counter: visit id of %d bytes, longer than %d", len(id), MaxVisitIDLen)
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
 			return fmt.Errorf("counter: visit id has a disallowed character at byte %d", i)
 		}
 	}
@@ -134,10 +134,12 @@ func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	mv := m.visitsLocked()
 	mv.sweep(v.Time)
 
+	k := mv.key(v.Key)
+	d := k.day(v.Date)
 	idm := memID{v.Key, v.ID}
 	if v.ID != "" {
 		if exp, ok := mv.ids[idm]; ok && v.Time.Before(exp) {
-			return mv.statsLocked(v.Key, c.Load(), v.Date), false, nil
+			return k.stats(v.Key, c.Load(), v.Date, d), false, nil
 		}
 	}
 	if _, ok := addChecked(c, 1); !ok {
@@ -148,22 +150,28 @@ func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	}
 	newVisitor := false
 	if !v.Visitor.IsZero() {
-		vm := memVisitor{v.Key, v.Date, v.Visitor}
-		if exp, ok := mv.visitors[vm]; !ok || !v.Time.Before(exp) {
-			if ok || mv.room(len(mv.visitors)) {
-				mv.visitors[vm] = VisitorExpiry(v.Date)
+		vm := memSeen{v.Date, v.Visitor}
+		if exp, ok := k.seen[vm]; !ok || !v.Time.Before(exp) {
+			if ok || mv.room(mv.seen) {
+				if !ok {
+					mv.seen++
+				}
+				k.seen[vm] = VisitorExpiry(v.Date)
 				newVisitor = true
 			}
 		}
 	}
-	k := mv.key(v.Key)
-	d := k.day(v.Date)
 	d[0]++
 	if newVisitor {
 		k.visitors++
 		d[1]++
 	}
-	return mv.statsLocked(v.Key, c.Load(), v.Date), true, nil
+	return k.stats(v.Key, c.Load(), v.Date, d), true, nil
+}
+
+// stats are k's numbers, d being today's.
+func (k *memKey) stats(key string, count int64, today Date, d *[2]int64) Stats {
+	return Stats{Key: key, Count: count, Visitors: k.visitors, Today: Day{Date: today, Count: d[0], Visitors: d[1]}}
 }
 
 // room reports whether a marker map of n entries may grow, logging a full
@@ -187,14 +195,22 @@ func (mv *memVisits) sweep(now time.Time) {
 		return
 	}
 	mv.swept = now
-	maps.DeleteFunc(mv.visitors, func(_ memVisitor, exp time.Time) bool { return !now.Before(exp) })
+	for _, k := range mv.keys {
+		maps.DeleteFunc(k.seen, func(_ memSeen, exp time.Time) bool {
+			if now.Before(exp) {
+				return false
+			}
+			mv.seen--
+			return true
+		})
+	}
 	maps.DeleteFunc(mv.ids, func(_ memID, exp time.Time) bool { return !now.Before(exp) })
 }
 
 func (mv *memVisits) key(key string) *memKey {
 	k := mv.keys[key]
 	if k == nil {
-		k = &memKey{days: make(map[Date]*[2]int64)}
+		k = &memKey{days: make(map[Date]*[2]int64), seen: make(map[memSeen]time.Time)}
 		mv.keys[key] = k
 	}
 	return k

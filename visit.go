@@ -24,14 +24,40 @@ func DateOf(t time.Time) Date {
 
 // ParseDate parses s as YYYY-MM-DD. The error wraps [ErrInvalidDate].
 func ParseDate(s string) (Date, error) {
-	if len(s) != len(time.DateOnly) {
+	if _, ok := dateParts(s); !ok {
 		return "", fmt.Errorf("%w: %q is not YYYY-MM-DD", ErrInvalidDate, s)
 	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return "", fmt.Errorf("%w: %q is not YYYY-MM-DD", ErrInvalidDate, s)
+	return Date(s), nil
+}
+
+// dateParts parses YYYY-MM-DD as time.Parse(time.DateOnly) does (the day
+// must exist in its month), without its cost: stores check the date of
+// every visit.
+func dateParts(s string) (t time.Time, ok bool) {
+	if len(s) != len(time.DateOnly) || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
 	}
-	return DateOf(t), nil
+	num := func(s string) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(s[i]-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(s[:4])
+	m, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 {
+		return time.Time{}, false
+	}
+	t = time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d { // February 30th and the like roll over
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // ErrInvalidDate is wrapped by errors for a date that is not YYYY-MM-DD.
@@ -40,10 +66,7 @@ var ErrInvalidDate = errors.New("counter: invalid date")
 // Time returns midnight UTC at the start of d. It is the zero time for an
 // invalid date.
 func (d Date) Time() time.Time {
-	t, err := time.Parse(time.DateOnly, string(d))
-	if err != nil {
-		return time.Time{}
-	}
+	t, _ := dateParts(string(d))
 	return t
 }
 
@@ -52,8 +75,8 @@ func (d Date) AddDays(n int) Date { return DateOf(d.Time().AddDate(0, 0, n)) }
 
 // Valid reports whether d is a date written YYYY-MM-DD.
 func (d Date) Valid() bool {
-	_, err := ParseDate(string(d))
-	return err == nil
+	_, ok := dateParts(string(d))
+	return ok
 }
 
 // Day holds one key's numbers for one calendar day.

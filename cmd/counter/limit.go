@@ -181,31 +181,13 @@ func (l *limiter) sweepAt(now time.Time) {
 	}
 }
 
-// clientOf is the client's address as a prefix: the connection's peer, or
-// with proxies trusted proxies in front, the X-Forwarded-For entry the
-// outermost of them appended (entries left of it are the client's to
-// forge). A request with fewer entries than that counts as the peer's.
+// clientOf is the client's address as a prefix (see [counter.ClientAddr]):
+// an IPv4 address or an IPv6 /64.
 func (l *limiter) clientOf(r *http.Request) netip.Prefix {
-	addr := netip.IPv6Unspecified()
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		addr = ap.Addr()
+	addr := counter.ClientAddr(r, l.proxies)
+	if !addr.IsValid() {
+		addr = netip.IPv6Unspecified()
 	}
-	if l.proxies > 0 {
-		var hops []string
-		for _, v := range r.Header.Values("X-Forwarded-For") {
-			for _, h := range strings.Split(v, ",") {
-				hops = append(hops, strings.TrimSpace(h))
-			}
-		}
-		if i := len(hops) - l.proxies; i >= 0 {
-			if a, err := netip.ParseAddr(hops[i]); err == nil {
-				addr = a
-			} else if ap, err := netip.ParseAddrPort(hops[i]); err == nil {
-				addr = ap.Addr()
-			}
-		}
-	}
-	addr = addr.Unmap().WithZone("")
 	bits := 64
 	if addr.Is4() {
 		bits = 32

@@ -31,6 +31,8 @@ Settings, from the environment:
   COUNTER_RATE_LIMIT         requests per client address: 10/s, 600/m, 5000/h
   COUNTER_RATE_BURST         requests a client may send at once (default: the rate's number)
   COUNTER_TRUST_PROXY        proxies in front appending to X-Forwarded-For (default 0)
+  COUNTER_VISITORS           on (default): count unique visitors where the store
+                             keeps them, and leave bots uncounted; off: hits only
   COUNTER_ADMIN_TOKEN        enables the owner's routes, with this bearer token
                              (at least 32 characters: openssl rand -hex 32):
                              PUT /admin/{key} {"count":N}, GET /admin/export,
@@ -95,15 +97,15 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 	}
 	// On early errors; the normal path closes it below and reports its error.
 	defer func() { _ = opened.Close() }()
-	store, ok := opened.store.(interface {
-		counter.Incrementer
-		counter.Reader
-	})
+	plain, ok := opened.store.(store)
 	if !ok {
 		return fmt.Errorf("%s cannot count and read (counter.Incrementer and counter.Reader)", opened.desc)
 	}
-
-	api, badges := counter.JSONHandler(store, opts), counter.BadgeHandler(store, opts)
+	counted, err := withVisitors(plain, c.getenv, log)
+	if err != nil {
+		return err
+	}
+	api, badges := counter.JSONHandler(counted, opts), counter.BadgeHandler(counted, opts)
 	if limit != nil {
 		api, badges = limit.wrap(api, false, opts.AllowedOrigins), limit.wrap(badges, true, opts.AllowedOrigins)
 		log.Info("rate limit per client", "per_second", float64(limit.limit), "burst", limit.burst, "trusted_proxies", limit.proxies)
@@ -157,6 +159,37 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// store is what the handlers need: counting, and reading for ?hit=false.
+type store interface {
+	counter.Incrementer
+	counter.Reader
+}
+
+// withVisitors counts unique visitors on store when it keeps them, unless
+// COUNTER_VISITORS=off; COUNTER_TRUST_PROXY names the client as for the
+// rate limit.
+func withVisitors(s store, getenv func(string) string, log *slog.Logger) (store, error) {
+	switch v := strings.TrimSpace(getenv("COUNTER_VISITORS")); v {
+	case "", "on":
+	case "off":
+		log.Info("visitors: off (COUNTER_VISITORS=off): counting hits only")
+		return s, nil
+	default:
+		return nil, fmt.Errorf("COUNTER_VISITORS=%s: want on (the default) or off", v)
+	}
+	vs, ok := s.(counter.VisitStore)
+	if !ok {
+		log.Info("visitors: off: the store does not keep visitors", "store", fmt.Sprintf("%T", s))
+		return s, nil
+	}
+	proxies, err := trustProxyFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("visitors: on", "trusted_proxies", proxies)
+	return counter.NewVisitors(vs, counter.VisitorOptions{TrustProxy: proxies, Logger: log}), nil
 }
 
 // list splits a comma-separated list, dropping blanks.

@@ -44,35 +44,35 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "counter")
-	// Every request of these tests comes from a browser, as far as the
-	// server can tell: a counter does not count bots.
-	http.DefaultTransport = browserTransport{http.DefaultTransport}
 	// go test puts its own go command first on PATH.
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// The server counts visitors and leaves bots out, and Go's HTTP client
+	// is a bot by its User-Agent: the tests speak as a browser unless a
+	// test sets a User-Agent itself.
+	http.DefaultTransport = browserUA{http.DefaultTransport}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// browserUA is a desktop Chrome's User-Agent, sent by every test request.
-const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+// browserUA sends a browser's User-Agent on requests that have none.
+type browserUA struct{ rt http.RoundTripper }
 
-// browserTransport sends browserUA as the User-Agent of requests without one.
-type browserTransport struct{ http.RoundTripper }
+const testBrowserUA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
-func (t browserTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Header.Get("User-Agent") == "" {
+func (b browserUA) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, ok := r.Header["User-Agent"]; !ok {
 		r = r.Clone(r.Context())
-		r.Header.Set("User-Agent", browserUA)
+		r.Header.Set("User-Agent", testBrowserUA)
 	}
-	return t.RoundTripper.RoundTrip(r)
+	return b.rt.RoundTrip(r)
 }
 
-func (t browserTransport) CloseIdleConnections() {
-	if c, ok := t.RoundTripper.(interface{ CloseIdleConnections() }); ok {
+func (b browserUA) CloseIdleConnections() {
+	if c, ok := b.rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
@@ -441,7 +441,7 @@ func startLoad(url string, clients int, limit time.Duration) *load {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			client := &http.Client{Transport: browserTransport{&http.Transport{}}}
+			client := &http.Client{Transport: browserUA{&http.Transport{}}}
 			defer client.CloseIdleConnections()
 			for time.Now().Before(stopAt) {
 				res, err := client.Get(url)
@@ -836,6 +836,62 @@ func TestKeyLimits(t *testing.T) {
 		}
 		if a := getJSON(t, s.URL+"/api/visitors?hit=false"); a.Count != 0 {
 			t.Errorf("refused requests counted %d", a.Count)
+		}
+	})
+}
+
+// TestVisitors: the server counts visitors by default; a bot is answered
+// without counting, and says so; COUNTER_VISITORS=off counts hits only.
+func TestVisitors(t *testing.T) {
+	type visits struct {
+		Count    int64  `json:"count"`
+		Visitors *int64 `json:"visitors"`
+		Today    *struct {
+			Count, Visitors int64
+		} `json:"today"`
+	}
+	getVisits := func(t *testing.T, u string, header http.Header) (reply, visits) {
+		t.Helper()
+		res, body := getWith(t, u, header)
+		var v visits
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("GET %s: %v in %s", u, err, body)
+		}
+		return res, v
+	}
+	t.Run("on", func(t *testing.T) {
+		s := start(t, "COUNTER_STORE=memory")
+		for range 2 {
+			getVisits(t, s.URL+"/api/home", nil)
+		}
+		_, v := getVisits(t, s.URL+"/api/home", http.Header{"User-Agent": {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}})
+		if v.Count != 3 || v.Visitors == nil || *v.Visitors != 2 || v.Today == nil || v.Today.Visitors != 2 {
+			t.Fatalf("after two browsers: count %d, visitors %v, today %v; want count 3 and 2 visitors", v.Count, v.Visitors, v.Today)
+		}
+		res, v := getVisits(t, s.URL+"/api/home", http.Header{"User-Agent": {"Go-http-client/1.1"}})
+		if v.Count != 3 || res.Header.Get("Counter-Not-Counted") != "bot" {
+			t.Fatalf("a bot: count %d, Counter-Not-Counted %q; want 3 and bot", v.Count, res.Header.Get("Counter-Not-Counted"))
+		}
+		if !strings.Contains(s.stderr.String(), `msg="visitors: on"`) {
+			t.Errorf("no startup line about visitors:\n%s", s.stderr.String())
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		s := start(t, "COUNTER_STORE=memory", "COUNTER_VISITORS=off")
+		res, v := getVisits(t, s.URL+"/api/home", http.Header{"User-Agent": {"Go-http-client/1.1"}})
+		if v.Count != 1 || v.Visitors != nil || res.Header.Get("Counter-Not-Counted") != "" {
+			t.Fatalf("visitors off: %+v, Counter-Not-Counted %q; want a plain count of 1", v, res.Header.Get("Counter-Not-Counted"))
+		}
+	})
+	t.Run("bad value", func(t *testing.T) {
+		s := launch(t, "COUNTER_STORE=memory", "COUNTER_VISITORS=maybe")
+		select {
+		case <-s.exited:
+		case <-time.After(20 * time.Second):
+			t.Fatal("server still running 20s after a bad start")
+		}
+		if s.err == nil || !strings.Contains(s.stderr.String(), "COUNTER_VISITORS=maybe") {
+			t.Fatalf("exit %v, log:\n%s", s.err, s.stderr.String())
 		}
 	})
 }

@@ -14,17 +14,23 @@
 //	                         CORS headers (let the Function URL's CORS do it)
 //	COUNTER_KEYS             comma-separated keys that may be counted; others
 //	                         answer 404 and are never written (default: any)
+//	COUNTER_VISITORS         on (default): count unique visitors too; off:
+//	                         one write per visit, hits only
+//	COUNTER_TRUST_PROXY      proxies (a CDN) in front of the function whose
+//	                         X-Forwarded-For entries name the client (default 0)
 //	AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, ...  as for any AWS SDK program
 //
 // See README.md for building and deploying.
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -77,12 +83,26 @@ func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, 
 			return nil, fmt.Errorf("counter: COUNTER_DEFAULT_KEY: %w", err)
 		}
 	}
-	jsonHandler := counter.JSONHandler(store, opts)
+	var counted counter.Incrementer = store
+	switch v := strings.TrimSpace(getenv("COUNTER_VISITORS")); v {
+	case "", "on":
+		if vs, ok := counted.(counter.VisitStore); ok {
+			proxies, err := strconv.Atoi(cmp.Or(strings.TrimSpace(getenv("COUNTER_TRUST_PROXY")), "0"))
+			if err != nil || proxies < 0 {
+				return nil, fmt.Errorf("counter: COUNTER_TRUST_PROXY=%s: want the number of proxies in front (0, 1, 2…)", getenv("COUNTER_TRUST_PROXY"))
+			}
+			counted = counter.NewVisitors(vs, counter.VisitorOptions{TrustProxy: proxies})
+		}
+	case "off":
+	default:
+		return nil, fmt.Errorf("counter: COUNTER_VISITORS=%s: want on (the default) or off", v)
+	}
+	jsonHandler := counter.JSONHandler(counted, opts)
 	mux := http.NewServeMux()
 	// No method in the patterns: the handlers answer OPTIONS (CORS
 	// preflight) and HEAD themselves and refuse other methods.
 	mux.Handle("/api/{key}", jsonHandler)
-	mux.Handle("/badge/{key}", counter.BadgeHandler(store, opts))
+	mux.Handle("/badge/{key}", counter.BadgeHandler(counted, opts))
 	mux.Handle("/{$}", jsonHandler)
 	return mux, nil
 }

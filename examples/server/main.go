@@ -22,12 +22,17 @@ func main() {
 		log.Fatal(err)
 	}
 
+	// Unique visitors and today's numbers, where the store keeps them.
+	var counted counter.Incrementer = store
+	if vs, ok := any(store).(counter.VisitStore); ok {
+		counted = counter.NewVisitors(vs, counter.VisitorOptions{})
+	}
 	opts := counter.HandlerOptions{
 		AllowedOrigins: []string{"http://localhost:8080"}, // your site's origin
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/{key}", counter.JSONHandler(store, opts))
-	mux.Handle("/badge/{key}", counter.BadgeHandler(store, opts))
+	mux.Handle("/api/{key}", counter.JSONHandler(counted, opts))
+	mux.Handle("/badge/{key}", counter.BadgeHandler(counted, opts))
 
 	srv := &http.Server{
 		Addr:              "localhost:8080",

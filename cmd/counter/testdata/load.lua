@@ -14,8 +14,9 @@ function setup(thread)
 end
 
 function init(args)
-  -- A browser's User-Agent: a counter does not count bots.
-  wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+  -- A browser's User-Agent: the server leaves bots (and requests without
+  -- one) uncounted.
+  wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
   key = args[1]
   stop_counting = os.time() + tonumber(args[2])
   sent = 0

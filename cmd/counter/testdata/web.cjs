@@ -6,9 +6,6 @@ const { launch } = require('../../../internal/testenv/browser.cjs')
 
 const [pageURL, downURL, brokenURL, shot] = process.argv.slice(2)
 const placeholder = '\u2013'
-// A desktop Chrome's User-Agent: headless Chromium's own names itself
-// HeadlessChrome, and a counter does not count bots.
-const userAgent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 
 async function settled (page) {
   await page.waitForSelector('[data-counter][data-counter-state]', { timeout: 10000 })
@@ -27,7 +24,7 @@ async function main () {
   }
   const out = {}
   try {
-    const first = await browser.newContext({ userAgent, locale: 'en-US', viewport: { width: 900, height: 640 } })
+    const first = await browser.newContext({ locale: 'en-US', viewport: { width: 900, height: 640 } })
     const page = await open(first)
     await page.goto(pageURL)
     out.first = await settled(page)
@@ -40,14 +37,14 @@ async function main () {
     await page.reload()
     out.reload = await settled(page)
 
-    const second = await browser.newContext({ userAgent, locale: 'en-US' })
+    const second = await browser.newContext({ locale: 'en-US' })
     out.newContext = await settled(await (async () => { const p = await open(second); await p.goto(pageURL); return p })())
 
-    const down = await open(await browser.newContext({ userAgent, locale: 'en-US' }))
+    const down = await open(await browser.newContext({ locale: 'en-US' }))
     await down.goto(downURL)
     out.down = await settled(down)
 
-    const broken = await open(await browser.newContext({ userAgent, locale: 'en-US' }))
+    const broken = await open(await browser.newContext({ locale: 'en-US' }))
     await broken.goto(brokenURL)
     out.broken = await settled(broken)
   } finally {
