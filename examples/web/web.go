@@ -1,5 +1,5 @@
 // Package web embeds the example page, index.html and counter.js, so that
-// examples/server serves them at /. The two files need no Go: copy them to
+// counter serve (cmd/counter) serves them at /. The two files need no Go: copy them to
 // any static site and point counter.js at a counter server.
 package web
 
