@@ -999,7 +999,7 @@ func (d *Dynamo) Export(ctx context.Context, key string) (Record, error) {
 	}
 	for _, id := range ids {
 		item := items[id]
-		if item == nil && id != monthItem(key, m.day) {
+		if item == nil && (m.day == "" || id != monthItem(key, m.day)) { // m.day is "" after an Import into a new key
 			continue
 		}
 		month := Date(id[len(id)-7:] + "-01")

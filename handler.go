@@ -158,6 +158,7 @@ type handler struct {
 	logger   *slog.Logger
 	defaults Badge // label, colours and style from the options
 	format   NumberFormat
+	refusals *warnLimiter // new keys the store refused, for the log
 	// neverBlocks: inc never waits (Memory), so Timeout cannot fire
 	// during its calls and no deadline is set up for them.
 	neverBlocks bool
@@ -175,6 +176,7 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		timeout:  opts.Timeout,
 		logger:   opts.Logger,
 		format:   opts.NumberFormat,
+		refusals: newWarnLimiter(warnEvery),
 		defaults: Badge{
 			Label:      cmp.Or(opts.Label, "visitors"),
 			Color:      cmp.Or(opts.Color, "blue"),
@@ -761,7 +763,10 @@ func (h *handler) storeFailed(ctx context.Context, w http.ResponseWriter, r *htt
 		// The key cannot be created and nothing was written: to the client,
 		// a key that does not exist. The operator hears of the full store.
 		p = errUnknownKey
-		logger.LogAttrs(ctx, slog.LevelWarn, "counter: store refused a new key", slog.String("key", key), slog.String("op", op), slog.Any("err", err))
+		if n, ok := h.refusals.note(); ok { // the first, then at most one line a minute
+			logger.LogAttrs(ctx, slog.LevelWarn, "counter: store refused a new key", slog.String("key", key), slog.String("op", op),
+				slog.Int64("refused", n), slog.Duration("log_every", warnEvery), slog.Any("err", err))
+		}
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client went away; nobody reads the answer.
 		logger.LogAttrs(ctx, slog.LevelDebug, "counter: client gone", slog.String("key", key), slog.String("op", op), slog.Any("err", err))

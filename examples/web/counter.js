@@ -1,4 +1,4 @@
-// counter.js: shows a visit count from a counter server (examples/server, the
+// counter.js: shows a visit count from a counter server (counter serve, the
 // Lambda example or any handler of github.com/resumecounter/counter).
 // No dependencies. Load it once per page:
 //

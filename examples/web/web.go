@@ -1,5 +1,5 @@
-// Package web embeds the example pages, so that examples/server serves them
-// at /: index.html with counter.js, and stats.html (a key's numbers, chart
+// Package web embeds the example pages, so that counter serve (cmd/counter)
+// serves them at /: index.html with counter.js, and stats.html (a key's numbers, chart
 // and embed snippets) with stats.js. They need no Go: copy them to any
 // static site and point the scripts at a counter server.
 package web

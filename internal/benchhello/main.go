@@ -1,5 +1,5 @@
 // Command benchhello is a hello-world net/http server: the anchor that
-// internal/benchtable loads with wrk beside examples/server, to show what
+// internal/benchtable loads with wrk beside counter serve (cmd/counter), to show what
 // the counter costs over the least a Go HTTP server does per request.
 //
 //	go run ./internal/benchhello -addr 127.0.0.1:8081

@@ -29,21 +29,21 @@ type loadTarget struct {
 	rates     []float64 // requests/s, one per round
 }
 
-// server loads examples/server and a hello-world net/http server
+// server loads counter serve (cmd/counter) and a hello-world net/http server
 // (internal/benchhello) with wrk, with the same settings, in alternating
 // runs, and checks afterwards that the counter servers counted every
 // request wrk saw answered.
 func (r *runner) server() []row {
 	rows := []row{
-		{what: "examples/server `GET /api/visitors` (memory store) vs a hello-world net/http server, requests/s under wrk", target: "≥ 70%"},
-		{what: "examples/server `GET /badge/visitors` (memory store) vs the hello-world server", target: "≥ 70%"},
-		{what: "examples/server `GET /api/visitors` (bolt store: fsync'd batches) vs the hello-world server", target: "none (extra row)"},
+		{what: "`counter serve` `GET /api/visitors` (memory store) vs a hello-world net/http server, requests/s under wrk", target: "≥ 70%"},
+		{what: "`counter serve` `GET /badge/visitors` (memory store) vs the hello-world server", target: "≥ 70%"},
+		{what: "`counter serve` `GET /api/visitors` (bolt store: fsync'd batches) vs the hello-world server", target: "none (extra row)"},
 	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return r.notMeasured(errors.New("wrk not installed (Debian package wrk)"), rows...)
 	}
-	serverBin, helloBin := filepath.Join(r.tmp, "server"), filepath.Join(r.tmp, "benchhello")
-	for bin, pkg := range map[string]string{serverBin: "./examples/server", helloBin: "./internal/benchhello"} {
+	serverBin, helloBin := filepath.Join(r.tmp, "counter"), filepath.Join(r.tmp, "benchhello")
+	for bin, pkg := range map[string]string{serverBin: "./cmd/counter", helloBin: "./internal/benchhello"} {
 		if _, err := r.run(r.root, nil, "go", "build", "-o", bin, pkg); err != nil {
 			return r.notMeasured(err, rows...)
 		}
@@ -54,14 +54,15 @@ func (r *runner) server() []row {
 		return r.notMeasured(fmt.Errorf("hello-world server: %w", err), rows...)
 	}
 	defer hello.stop()
-	memory, err := r.startServer(serverBin, []string{"COUNTER_STORE=memory"}, nil)
+	serve := func(string) []string { return []string{"serve"} }
+	memory, err := r.startServer(serverBin, []string{"COUNTER_STORE=memory"}, serve)
 	if err != nil {
-		return r.notMeasured(fmt.Errorf("examples/server (memory): %w", err), rows...)
+		return r.notMeasured(fmt.Errorf("counter serve (memory): %w", err), rows...)
 	}
 	defer memory.stop()
-	bolt, err := r.startServer(serverBin, []string{"COUNTER_STORE=bolt", "COUNTER_DATA=" + filepath.Join(r.tmp, "counter.db")}, nil)
+	bolt, err := r.startServer(serverBin, []string{"COUNTER_STORE=bolt", "COUNTER_DATA=" + filepath.Join(r.tmp, "counter.db")}, serve)
 	if err != nil {
-		return r.notMeasured(fmt.Errorf("examples/server (bolt): %w", err), rows...)
+		return r.notMeasured(fmt.Errorf("counter serve (bolt): %w", err), rows...)
 	}
 	defer bolt.stop()
 
@@ -95,7 +96,7 @@ func (r *runner) server() []row {
 	r.commands = append(r.commands, command{
 		line: fmt.Sprintf("wrk -t%d -c%d -d%ds --timeout %s URL", wrkThreads, wrkConnections, int(r.wrkDur.Seconds()), wrkTimeout),
 		why: fmt.Sprintf("%d rounds, each loading every server in turn (the order rotating), after a 1 s warm-up of each; "+
-			"the servers are `go build ./examples/server` (PORT, COUNTER_HOST=127.0.0.1, COUNTER_STORE=memory or bolt) "+
+			"the servers are `go build ./cmd/counter` run as `counter serve` (PORT, COUNTER_HOST=127.0.0.1, COUNTER_STORE=memory or bolt) "+
 			"and `go build ./internal/benchhello`, all started once and running throughout", r.wrkRounds),
 	})
 	for _, t := range targets {
@@ -127,7 +128,7 @@ func (r *runner) server() []row {
 		case !socketErrors && n > answered[p]+wrkConnections*runs[p]:
 			counted[p] = fmt.Errorf("count %d is above the %d requests wrk saw answered plus %d in flight", n, answered[p], wrkConnections*runs[p])
 		default:
-			r.notes = append(r.notes, fmt.Sprintf("examples/server %s: count %d after %d requests wrk saw answered (the rest answered after wrk stopped reading).",
+			r.notes = append(r.notes, fmt.Sprintf("counter serve %s: count %d after %d requests wrk saw answered (the rest answered after wrk stopped reading).",
 				p.store, n, answered[p]))
 		}
 	}

@@ -134,6 +134,28 @@ func (l *limiter) allow(r *http.Request) (bool, time.Duration) {
 	return true, 0
 }
 
+// wait reports how long r's client must wait for a token, without taking
+// one: 0 when a token is there.
+func (l *limiter) wait(r *http.Request) time.Duration {
+	key := l.clientOf(r)
+	now := l.now()
+	l.mu.Lock()
+	c := l.clients[key]
+	bucket := l.overflow
+	if c == nil && len(l.clients) < l.max {
+		l.mu.Unlock()
+		return 0 // a new client's bucket is full
+	}
+	if c != nil {
+		bucket = c.bucket
+	}
+	l.mu.Unlock()
+	if tokens := bucket.TokensAt(now); tokens < 1 {
+		return time.Duration(math.Ceil((1 - tokens) / float64(l.limit) * float64(time.Second)))
+	}
+	return 0
+}
+
 // sweep drops the clients whose buckets are full again and runs again
 // while any are left.
 func (l *limiter) sweep() {

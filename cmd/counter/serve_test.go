@@ -25,22 +25,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
-// binary is the server, built once by TestMain.
+// binary is the counter command, built once by TestMain.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "counter-server")
+	dir, err := os.MkdirTemp("", "counter-command")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "server")
+	binary = filepath.Join(dir, "counter")
 	// go test puts its own go command first on PATH.
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
@@ -51,6 +54,7 @@ func TestMain(m *testing.M) {
 	// test sets a User-Agent itself.
 	http.DefaultTransport = browserUA{http.DefaultTransport}
 	code := m.Run()
+	testenv.StopServers()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -66,6 +70,12 @@ func (b browserUA) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set("User-Agent", testBrowserUA)
 	}
 	return b.rt.RoundTrip(r)
+}
+
+func (b browserUA) CloseIdleConnections() {
+	if c, ok := b.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // server is a running server binary.
@@ -110,11 +120,11 @@ func baseEnv(t *testing.T) []string {
 	}
 }
 
-// launch starts the server with env added to baseEnv, without waiting.
+// launch starts counter serve with env added to baseEnv, without waiting.
 func launch(t *testing.T, env ...string) *server {
 	t.Helper()
 	s := &server{stderr: new(syncBuffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(binary)
+	s.cmd = exec.Command(binary, "serve")
 	s.cmd.Env = append(baseEnv(t), env...)
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Stderr = s.stderr
@@ -263,6 +273,12 @@ func TestStores(t *testing.T) {
 		{"bolt", func(t *testing.T) []string { return []string{"COUNTER_DATA=" + filepath.Join(t.TempDir(), "c.db")} }},
 		{"bolt-default-path", func(*testing.T) []string { return nil }},
 		{"dynamodb", func(t *testing.T) []string { env, _, _ := dynamoEnv(t); return env }},
+		{"postgres", postgresEnv},
+		{"redis", redisEnv},
+		{"redis-cluster", redisClusterEnv},
+		{"sqlite", func(t *testing.T) []string {
+			return []string{"COUNTER_STORE=sqlite", "COUNTER_DATA=" + filepath.Join(t.TempDir(), "c.sqlite")}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := start(t, tc.env(t)...)
@@ -288,6 +304,16 @@ func TestStores(t *testing.T) {
 			res, body = get(t, s.URL+"/counter.js")
 			if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Type"), "javascript") || !strings.Contains(body, "data-counter") {
 				t.Fatalf("counter.js: %s, %s", res.Status, res.Header.Get("Content-Type"))
+			}
+			res, body = get(t, s.URL+"/chart/visitors?days=7")
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<title>") {
+				t.Fatalf("chart: %s, %s: %.200s", res.Status, res.Header.Get("Content-Type"), body)
+			}
+			if res, _ = get(t, s.URL+"/stats.html"); res.StatusCode != http.StatusOK {
+				t.Fatalf("stats page: %s", res.Status)
+			}
+			if a := getJSON(t, s.URL+"/api/visitors?hit=false"); a.Count != 5 {
+				t.Fatalf("after the chart and the stats page: count %d, want 5 (neither counts)", a.Count)
 			}
 			if tc.name == "bolt-default-path" {
 				if _, err := os.Stat(filepath.Join(s.cmd.Dir, "counter.db")); err != nil {
@@ -351,7 +377,9 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer slow.Close()
-	env = append(env, "AWS_ENDPOINT_URL_DYNAMODB="+slow.URL) // the last one wins
+	// The last endpoint wins. Hits only: the proxy holds each UpdateItem,
+	// and a visit with visitors makes more than one.
+	env = append(env, "AWS_ENDPOINT_URL_DYNAMODB="+slow.URL, "COUNTER_VISITORS=off")
 	s := start(t, env...)
 
 	type result struct {
@@ -586,11 +614,19 @@ func TestStartupErrors(t *testing.T) {
 		{"missing table", func(t *testing.T) []string {
 			return awsEnv(testenv.DynaliteEndpoint(t), "no-such-table")
 		}, []string{"DynamoDB table no-such-table not found in region us-east-1", "COUNTER_TABLE"}},
-		{"wrong key schema", func(t *testing.T) []string {
-			endpoint := testenv.DynaliteEndpoint(t)
-			return awsEnv(endpoint, testenv.CreateTable(t, testenv.DynamoClient(endpoint), "pk"))
-		}, []string{"has partition key pk, want id"}},
-		{"unknown store", func(*testing.T) []string { return []string{"COUNTER_STORE=redis"} }, []string{"COUNTER_STORE=redis"}},
+		{"partition key named otherwise", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "pk", types.ScalarAttributeTypeS, ""))
+		}, []string{"has partition key pk;", "string (S) partition key id and no sort key", "COUNTER_TABLE"}},
+		{"number partition key", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "id", types.ScalarAttributeTypeN, ""))
+		}, []string{"has partition key id of type N;", "string (S) partition key id and no sort key"}},
+		{"binary partition key", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "id", types.ScalarAttributeTypeB, ""))
+		}, []string{"has partition key id of type B;"}},
+		{"sort key", func(t *testing.T) []string {
+			return awsEnv(wrongTable(t, "id", types.ScalarAttributeTypeS, "sk"))
+		}, []string{"has sort key sk;", "string (S) partition key id and no sort key"}},
+		{"unknown store", func(*testing.T) []string { return []string{"COUNTER_STORE=nosuch"} }, []string{"COUNTER_STORE=nosuch: want bolt (the default), memory, dynamodb"}},
 		{"invalid allowed key", func(*testing.T) []string { return []string{"COUNTER_KEYS=home, a/b"} }, []string{"COUNTER_KEYS", "a/b"}},
 		{"origin that never matches", func(*testing.T) []string {
 			return []string{"COUNTER_STORE=memory", "COUNTER_ALLOWED_ORIGINS=https://a.example, https://b.example/"}
@@ -645,6 +681,37 @@ func TestStartupErrors(t *testing.T) {
 		})
 	}
 }
+
+// wrongTable creates a table in dynalite keyed otherwise than the counter
+// needs: partition key pk of type kind and, if sk is not empty, a string
+// sort key sk. It returns the endpoint and the table.
+func wrongTable(t *testing.T, pk string, kind types.ScalarAttributeType, sk string) (string, string) {
+	t.Helper()
+	endpoint := testenv.DynaliteEndpoint(t)
+	client := testenv.DynamoClient(endpoint)
+	name := fmt.Sprintf("wrong-%d-%d", os.Getpid(), wrongTables.Add(1))
+	in := &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(pk), AttributeType: kind}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}
+	if sk != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(sk), AttributeType: types.ScalarAttributeTypeS})
+		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := client.CreateTable(ctx, in); err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	return endpoint, name
+}
+
+var wrongTables atomic.Int64
 
 // TestRateLimit: COUNTER_RATE_LIMIT gives each client a burst, then 429
 // with Retry-After and nothing counted. X-Forwarded-For decides the client
@@ -844,4 +911,20 @@ func TestVisitors(t *testing.T) {
 			t.Fatalf("exit %v, log:\n%s", s.err, s.stderr.String())
 		}
 	})
+}
+
+// postgresEnv, redisEnv and redisClusterEnv configure counter for a server
+// of their own (the cluster is shared by the test binary).
+func postgresEnv(t *testing.T) []string {
+	return []string{"COUNTER_STORE=postgres", "COUNTER_DATABASE_URL=" + testenv.PostgresURLOf(testenv.NewPostgres(t))}
+}
+
+func redisEnv(t *testing.T) []string {
+	return []string{"COUNTER_STORE=redis", "COUNTER_REDIS_URL=redis://" + testenv.NewRedis(t).Addr() + "/0"}
+}
+
+func redisClusterEnv(t *testing.T) []string {
+	addrs := testenv.RedisClusterAddrs(t)
+	url := "redis://" + addrs[0] + "?addr=" + strings.Join(addrs[1:], "&addr=")
+	return []string{"COUNTER_STORE=redis", "COUNTER_REDIS_URL=" + url}
 }

@@ -92,7 +92,7 @@ func TestWebPage(t *testing.T) {
 	if p := os.Getenv("COUNTER_SCREENSHOT"); p != "" {
 		shot = p
 	}
-	out := testenv.RunNode(t, 60*time.Second, "examples/server/testdata/web.cjs",
+	out := testenv.RunNode(t, 60*time.Second, "cmd/counter/testdata/web.cjs",
 		pageOrigin+"/", pageOrigin+"/down/", pageOrigin+"/broken/", shot)
 	type shown struct{ Text, State string }
 	var got struct {

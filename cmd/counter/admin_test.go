@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resumecounter/counter"
+)
+
+const testToken = "0123456789abcdef0123456789abcdef-test"
+
+// adminUnderTest is the admin routes over a Memory, called in process.
+type adminUnderTest struct {
+	t     *testing.T
+	a     *admin
+	store ownerStore
+	logs  *bytes.Buffer
+	now   time.Time
+}
+
+func newAdminUnderTest(t *testing.T) *adminUnderTest {
+	t.Helper()
+	at := &adminUnderTest{t: t, store: newMemory(t), logs: new(bytes.Buffer), now: testNow}
+	log := slog.New(slog.NewTextHandler(at.logs, nil))
+	a, err := newAdmin(&openStore{store: at.store, desc: "memory"}, testToken, 1, log, func() time.Time { return at.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.failures.now = func() time.Time { return at.now }
+	at.a = a
+	return at
+}
+
+// do sends a request from client (an IP address) with the Authorization
+// header auth ("" for none).
+func (at *adminUnderTest) do(client, auth, method, target, body string) *httptest.ResponseRecorder {
+	at.t.Helper()
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r.RemoteAddr = "10.0.0.1:5000" // the proxy
+	r.Header.Set("X-Forwarded-For", client)
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	w := httptest.NewRecorder()
+	at.a.ServeHTTP(w, r)
+	if got := w.Header().Get("Cache-Control"); got != "no-store" {
+		at.t.Errorf("%s %s: Cache-Control %q, want no-store", method, target, got)
+	}
+	return w
+}
+
+const bearerOK = "Bearer " + testToken
+
+// TestAdminAuth: only the bearer token opens the routes; wrong ones answer
+// 401 with WWW-Authenticate and are logged without the token or the
+// address; a client with too many failures gets 429 even with the right
+// token, until its budget refills, while other clients go on.
+func TestAdminAuth(t *testing.T) {
+	at := newAdminUnderTest(t)
+	const client, other = "192.0.2.7", "198.51.100.9"
+	for _, tc := range []struct {
+		auth, challenge string
+	}{
+		{"", `Bearer realm="counter admin"`},
+		{"Bearer ", `Bearer realm="counter admin"`},
+		{"Basic " + testToken, `Bearer realm="counter admin"`},
+		{"Bearer wrong-token-of-some-length", `Bearer realm="counter admin", error="invalid_token"`},
+		{"Bearer " + testToken[:len(testToken)-1], `Bearer realm="counter admin", error="invalid_token"`},
+		{"Bearer " + testToken + "x", `Bearer realm="counter admin", error="invalid_token"`},
+		{"Bearer " + strings.ToUpper(testToken), `Bearer realm="counter admin", error="invalid_token"`},
+	} {
+		w := at.do(other, tc.auth, http.MethodPut, "/admin/visitors", `{"count":5}`)
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != tc.challenge {
+			t.Errorf("Authorization %q: %d, WWW-Authenticate %q; want 401, %q", tc.auth, w.Code, w.Header().Get("WWW-Authenticate"), tc.challenge)
+		}
+	}
+	if rec, _ := at.store.Export(context.Background(), "visitors"); rec.Count != 0 {
+		t.Fatalf("a refused request wrote: count %d", rec.Count)
+	}
+	logs := at.logs.String()
+	if n := strings.Count(logs, `level=WARN msg="admin: request refused"`); n != 7 {
+		t.Errorf("%d refusals logged, want 7:\n%s", n, logs)
+	}
+	for _, secret := range []string{"wrong-token", testToken[:20], strings.ToUpper(testToken)[:20], other, "10.0.0.1"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds %q:\n%s", secret, logs)
+		}
+	}
+	if !strings.Contains(logs, `reason="wrong bearer token" method=PUT path=/admin/visitors`) {
+		t.Errorf("the log does not say what was refused:\n%s", logs)
+	}
+	if w := at.do(other, "bearer "+testToken, http.MethodPut, "/admin/visitors", `{"count":5}`); w.Code != http.StatusOK {
+		t.Fatalf("the right token (scheme in lower case): %d %s", w.Code, w.Body)
+	}
+
+	// client fails failBurst times, then is refused even with the token.
+	for i := range failBurst {
+		if w := at.do(client, "Bearer guess-"+strconv.Itoa(i), http.MethodGet, "/admin/export", ""); w.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i+1, w.Code)
+		}
+	}
+	logged := strings.Count(at.logs.String(), "\n")
+	w := at.do(client, bearerOK, http.MethodGet, "/admin/export", "")
+	retry, err := strconv.Atoi(w.Header().Get("Retry-After"))
+	if w.Code != http.StatusTooManyRequests || err != nil || retry < 1 || retry > int(failEvery/time.Second) {
+		t.Fatalf("after %d failures, the right token: %d, Retry-After %q; want 429 and at most %v", failBurst, w.Code, w.Header().Get("Retry-After"), failEvery)
+	}
+	if w := at.do(client, "Bearer guess", http.MethodGet, "/admin/export", ""); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("a guess over the limit: %d, want 429", w.Code)
+	}
+	if strings.Count(at.logs.String(), "\n") != logged {
+		t.Errorf("429s are logged one by one:\n%s", at.logs.String())
+	}
+	if w := at.do(other, bearerOK, http.MethodGet, "/admin/export", ""); w.Code != http.StatusOK {
+		t.Fatalf("another client: %d, want 200", w.Code)
+	}
+	at.now = at.now.Add(failEvery)
+	if w := at.do(client, bearerOK, http.MethodGet, "/admin/export", ""); w.Code != http.StatusOK {
+		t.Fatalf("%v later, the right token: %d, want 200", failEvery, w.Code)
+	}
+	if w := at.do(client, "Bearer guess", http.MethodGet, "/admin/export", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("one more guess after the refill: %d, want 401", w.Code)
+	}
+	if w := at.do(client, bearerOK, http.MethodGet, "/admin/export", ""); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("after the refilled attempt was spent: %d, want 429", w.Code)
+	}
+}
+
+// TestAdminRoutes: set, export and import over HTTP, and bad requests that
+// write nothing.
+func TestAdminRoutes(t *testing.T) {
+	at := newAdminUnderTest(t)
+	days := seedHistory(t, at.store, "visitors")
+	const client = "192.0.2.1"
+	put := func(target, body string) *httptest.ResponseRecorder {
+		return at.do(client, bearerOK, http.MethodPut, target, body)
+	}
+	w := put("/admin/visitors", `{"count":1234}`)
+	if w.Code != http.StatusOK || w.Body.String() != `{"key":"visitors","old":6,"count":1234}`+"\n" || w.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("PUT: %d %q %s", w.Code, w.Body, w.Header().Get("Content-Type"))
+	}
+	if !strings.Contains(at.logs.String(), `msg="admin: count set" key=visitors old=6 count=1234`) {
+		t.Errorf("the change is not logged:\n%s", at.logs.String())
+	}
+	for _, tc := range []struct {
+		target, body string
+		code         int
+	}{
+		{"/admin/visitors", `{}`, 400},
+		{"/admin/visitors", `{"count":-1}`, 400},
+		{"/admin/visitors", `{"count":1.5}`, 400},
+		{"/admin/visitors", `{"count":"7"}`, 400},
+		{"/admin/visitors", `{"count":9223372036854775808}`, 400},
+		{"/admin/visitors", `{"count":7,"visitors":1}`, 400},
+		{"/admin/visitors", `{"count":7}{"count":8}`, 400},
+		{"/admin/visitors", `count=7`, 400},
+		{"/admin/visitors", `{"count":7` + strings.Repeat(" ", maxSetBody) + `}`, 413},
+		{"/admin/a%2Fb", `{"count":7}`, 400},
+		{"/admin/" + strings.Repeat("k", counter.MaxKeyLen+1), `{"count":7}`, 400},
+	} {
+		w := put(tc.target, tc.body)
+		if w.Code != tc.code || !strings.HasPrefix(w.Body.String(), `{"error":"`) {
+			t.Errorf("PUT %s %.40q: %d %s, want %d", tc.target, tc.body, w.Code, w.Body, tc.code)
+		}
+	}
+	if w := at.do(client, bearerOK, http.MethodGet, "/admin/visitors", ""); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /admin/visitors: %d, want 405", w.Code)
+	}
+
+	w = at.do(client, bearerOK, http.MethodGet, "/admin/export", "")
+	want := fmt.Sprintf(`{"key":"visitors","count":1234,"visitors":4,"days":[{"date":"%s","count":3,"visitors":2},{"date":"%s","count":1,"visitors":1},{"date":"%s","count":2,"visitors":1}]}`+"\n",
+		days[0].Date, days[1].Date, days[2].Date)
+	if w.Code != http.StatusOK || w.Body.String() != want || w.Header().Get("Content-Type") != "application/jsonl; charset=utf-8" {
+		t.Fatalf("export: %d %s %q, want %q", w.Code, w.Header().Get("Content-Type"), w.Body, want)
+	}
+	if w := at.do(client, bearerOK, http.MethodGet, "/admin/export?key=other&key=visitors", ""); w.Body.String() != `{"key":"other","count":0,"visitors":0,"days":[]}`+"\n"+want {
+		t.Errorf("export ?key=: %q", w.Body)
+	}
+	if w := at.do(client, bearerOK, http.MethodGet, "/admin/export?key=a/b", ""); w.Code != http.StatusBadRequest {
+		t.Errorf("export ?key=a/b: %d, want 400", w.Code)
+	}
+
+	// Import into another server's store: the same export, twice over.
+	to := newAdminUnderTest(t)
+	for range 2 {
+		w := to.do(client, bearerOK, http.MethodPost, "/admin/import", want)
+		if w.Code != http.StatusOK || w.Body.String() != `{"imported":1}`+"\n" {
+			t.Fatalf("import: %d %s", w.Code, w.Body)
+		}
+		if w := to.do(client, bearerOK, http.MethodGet, "/admin/export", ""); w.Body.String() != want {
+			t.Fatalf("export after import: %q, want %q", w.Body, want)
+		}
+	}
+	w = to.do(client, bearerOK, http.MethodPost, "/admin/import", `{"key":"new","count":1}`+"\n"+`{"key":"bad","count":-1}`)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `line 2: key bad: count is -1`) || !strings.Contains(w.Body.String(), "nothing was imported") {
+		t.Errorf("import with a bad line: %d %s", w.Code, w.Body)
+	}
+	if keys, _ := to.store.Keys(context.Background()); len(keys) != 1 {
+		t.Errorf("keys after a refused import: %v, want [visitors]", keys)
+	}
+	big := strings.Repeat("\n", maxImportBody+1)
+	if w := to.do(client, bearerOK, http.MethodPost, "/admin/import", big); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("import over %d bytes: %d, want 413", maxImportBody, w.Code)
+	}
+}
+
+// TestAdminServer: without COUNTER_ADMIN_TOKEN the routes do not exist;
+// with it, a count set on the live server is seen by the next visit.
+func TestAdminServer(t *testing.T) {
+	s := start(t, "COUNTER_STORE=memory")
+	for _, r := range []struct{ method, path string }{{http.MethodPut, "/admin/visitors"}, {http.MethodGet, "/admin/export"}, {http.MethodPost, "/admin/import"}} {
+		res := send(t, r.method, s.URL+r.path, bearerOK, `{"count":5}`)
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("%s %s without COUNTER_ADMIN_TOKEN: %s, want 404", r.method, r.path, res.Status)
+		}
+	}
+
+	s = start(t, "COUNTER_STORE=memory", "COUNTER_ADMIN_TOKEN="+testToken)
+	for range 3 {
+		getJSON(t, s.URL+"/api/visitors")
+	}
+	res := send(t, http.MethodPut, s.URL+"/admin/visitors", bearerOK, `{"count":5000}`)
+	if res.StatusCode != http.StatusOK || res.body != `{"key":"visitors","old":3,"count":5000}`+"\n" {
+		t.Fatalf("PUT: %s %s", res.Status, res.body)
+	}
+	if a := getJSON(t, s.URL+"/api/visitors"); a.Count != 5001 {
+		t.Fatalf("the visit after set 5000: count %d, want 5001", a.Count)
+	}
+	res = send(t, http.MethodGet, s.URL+"/admin/export", "Bearer nope", "")
+	if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("a wrong token: %s %v", res.Status, res.Header)
+	}
+	log := s.waitLog(t, "request refused")
+	if !strings.Contains(log, "admin routes enabled") || strings.Contains(log, testToken) || !strings.Contains(log, "request refused") {
+		t.Errorf("log:\n%s", log)
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "request refused") && (strings.Contains(line, "127.0.0.1") || strings.Contains(line, "nope")) {
+			t.Errorf("a refusal logged with the address or the token: %s", line)
+		}
+	}
+
+	for token, want := range map[string]string{"short": "COUNTER_ADMIN_TOKEN is 5 characters: use at least 32", " " + testToken: "COUNTER_ADMIN_TOKEN has spaces in it"} {
+		l := launch(t, "COUNTER_STORE=memory", "COUNTER_ADMIN_TOKEN="+token)
+		select {
+		case <-l.exited:
+		case <-time.After(20 * time.Second):
+			t.Fatal("still running with a bad token")
+		}
+		if l.err == nil || !strings.Contains(l.stderr.String(), want) || strings.Contains(l.stderr.String(), token) {
+			t.Errorf("token %q: %v\n%s", token, l.err, l.stderr.String())
+		}
+	}
+}
+
+// waitLog waits until the server's log holds want, and returns the log.
+func (s *server) waitLog(t *testing.T, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log := s.stderr.String()
+		if strings.Contains(log, want) {
+			return log
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the server's log within 10s:\n%s", want, log)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sent is a response whose body was read.
+type sent struct {
+	*http.Response
+	body string
+}
+
+func send(t *testing.T, method, url, auth, body string) sent {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sent{res, string(b)}
+}
