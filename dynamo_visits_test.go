@@ -170,7 +170,9 @@ func TestDynamoVisitsConcurrent(t *testing.T) {
 		var wg sync.WaitGroup
 		var c atomic.Int64
 		for i := range n {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				vv := v(i)
 				vv.Time = at(day, time.Duration(i)*time.Millisecond)
 				_, ok, err := d.RecordVisit(ctx, vv)
@@ -180,7 +182,7 @@ func TestDynamoVisitsConcurrent(t *testing.T) {
 				if ok {
 					c.Add(1)
 				}
-			})
+			}()
 		}
 		wg.Wait()
 		return c.Load()
@@ -259,7 +261,9 @@ func TestDynamoRolloverRace(t *testing.T) {
 	visit(t, d, counter.Visit{Key: "k", Date: d1, Visitor: vid(0)})
 	var wg sync.WaitGroup
 	for i := range 40 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			day := d2
 			if i%2 == 0 {
 				day = d1
@@ -267,7 +271,7 @@ func TestDynamoRolloverRace(t *testing.T) {
 			if _, _, err := d.RecordVisit(ctx, counter.Visit{Key: "k", Date: day, Visitor: vid(i + 1), Time: at(day, 0)}); err != nil {
 				t.Error(err)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	h, err := d.History(ctx, "k", d1, d2)
@@ -589,13 +593,15 @@ func TestDynamoDaySalt(t *testing.T) {
 	salts := make([][]byte, 16)
 	var wg sync.WaitGroup
 	for i := range salts {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			s, err := d.DaySalt(ctx, day, make32(byte(i+1)))
 			if err != nil {
 				t.Error(err)
 			}
 			salts[i] = s
-		})
+		}()
 	}
 	wg.Wait()
 	for _, s := range salts {
@@ -730,11 +736,13 @@ func TestDynamoIncrementUndoesNotWhole(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			if _, err := d.Increment(ctx, "k"); !errors.Is(err, counter.ErrNotANumber) {
 				t.Errorf("Increment: %v", err)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	item := getItem(t, raw, table, "k")

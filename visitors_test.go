@@ -553,12 +553,14 @@ func TestVisitorsSalt(t *testing.T) {
 	h, v, _ := visitorsAPI(t, store, counter.VisitorOptions{Logger: logger})
 	var wg sync.WaitGroup
 	for i := range 20 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			w, _ := send(t, h, visitReq("GET", "/api/home", fmt.Sprintf("192.0.2.%d:1", i+1), chromeUA))
 			if w.Code != 200 {
 				t.Errorf("status %d", w.Code)
 			}
-		})
+		}()
 	}
 	for deadline := time.Now().Add(10 * time.Second); store.saltCalls.Load() == 0; {
 		if time.Now().After(deadline) {
