@@ -24,6 +24,7 @@ func (s *Store) SetCount(ctx context.Context, key string, n int64) (int64, error
 	}
 	var old int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		old = 0
 		err := tx.QueryRowContext(ctx, `SELECT count FROM counts WHERE key = ?`, key).Scan(&old)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err

@@ -7,8 +7,9 @@
 // nor a power loss loses an acknowledged count. Writes go through one
 // connection (SQLite has one writer at a time); reads use a small pool of
 // their own and never wait for writes. Every write is one transaction begun
-// IMMEDIATE, and other processes may share the file: they wait up to
-// [Options.BusyTimeout] for each other.
+// IMMEDIATE, and other processes may share the file: a write waits up to
+// [Options.BusyTimeout] for another's write lock, trying again every few
+// milliseconds, and stops waiting as soon as its caller's context ends.
 //
 // A caller whose context ends while its statement runs gets the context's
 // error; SQLite then interrupts the statement and rolls its transaction back,
@@ -72,7 +73,8 @@ type Options struct {
 	// DefaultMaxMarkers (100,000).
 	MaxMarkers int
 	// BusyTimeout is how long a write waits for another process holding the
-	// file's write lock. Default: 5s.
+	// file's write lock; the wait ends sooner, with the context's error and
+	// nothing written, when the caller's context ends. Default: 5s.
 	BusyTimeout time.Duration
 	// ReadConns is the number of read connections. Default: 4.
 	ReadConns int
@@ -90,6 +92,7 @@ type Store struct {
 	w, r       *sql.DB // the one writer, the read pool
 	maxKeys    int64   // 0: no cap
 	maxMarkers int64   // 0: no cap
+	busy       time.Duration
 	log        *slog.Logger
 
 	incr *sql.Stmt // the increment statement, prepared on the writer
@@ -231,7 +234,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	_, statErr := os.Stat(path) //nolint:gosec // the caller names its own file
 	creating := errors.Is(statErr, os.ErrNotExist)
-	w, err := sql.Open("sqlite", dsn(path, opts.BusyTimeout, true))
+	w, err := sql.Open("sqlite", dsn(path, writeBusyTimeout, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
@@ -239,7 +242,7 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{path: path, w: w, log: opts.Logger, stop: make(chan struct{}), swept: make(chan struct{})}
+	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, stop: make(chan struct{}), swept: make(chan struct{})}
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}
@@ -254,7 +257,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	ctx := context.Background()
-	if err := migrate(ctx, w); err != nil {
+	if err := migrate(ctx, w, opts.BusyTimeout); err != nil {
 		return fail(err)
 	}
 	if creating {
@@ -268,7 +271,11 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if s.incr, err = w.PrepareContext(ctx, incrementSQL); err != nil {
+	err = retryBusy(ctx, opts.BusyTimeout, func() (err error) {
+		s.incr, err = w.PrepareContext(ctx, incrementSQL)
+		return err
+	})
+	if err != nil {
 		return fail(err)
 	}
 	s.r, err = sql.Open("sqlite", dsn(path, opts.BusyTimeout, false))
@@ -285,41 +292,48 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // migrate brings the file's schema to len(migrations), each step in one
-// transaction with the version it reaches.
-func migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+// transaction with the version it reaches. Each statement and step waits
+// up to busy for another process's write lock (see retryBusy).
+func migrate(ctx context.Context, db *sql.DB, busy time.Duration) error {
+	err := retryBusy(ctx, busy, func() error {
+		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
 	for {
-		tx, err := db.BeginTx(ctx, nil) // IMMEDIATE: one process migrates at a time
-		if err != nil {
-			return fmt.Errorf("schema: %w", err)
-		}
 		var v int
-		err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
-		if errors.Is(err, sql.ErrNoRows) {
-			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version VALUES (0)`)
-		}
-		if err == nil && v > len(migrations) {
-			err = fmt.Errorf("schema version %d is newer than this program's %d: upgrade the program", v, len(migrations))
-		}
-		if err != nil || v == len(migrations) {
-			_ = tx.Rollback()
-			if err != nil {
-				return fmt.Errorf("schema: %w", err)
-			}
+		err := retryBusy(ctx, busy, func() error {
+			return tryTx(ctx, db, func(tx *sql.Tx) error { // IMMEDIATE: one process migrates at a time
+				v = 0
+				err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+				if errors.Is(err, sql.ErrNoRows) {
+					_, err = tx.ExecContext(ctx, `INSERT INTO schema_version VALUES (0)`)
+				}
+				if err != nil {
+					return err
+				}
+				if v > len(migrations) {
+					return fmt.Errorf("version %d is newer than this program's %d: upgrade the program", v, len(migrations))
+				}
+				if v == len(migrations) {
+					return errRollback
+				}
+				if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+					return fmt.Errorf("migration %d: %w", v+1, err)
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, v+1); err != nil {
+					return fmt.Errorf("migration %d: %w", v+1, err)
+				}
+				return nil
+			})
+		})
+		if errors.Is(err, errRollback) { // at the newest version
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("schema migration %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, v+1); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("schema migration %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("schema migration %d: %w", v+1, err)
+		if err != nil {
+			return fmt.Errorf("schema: %w", err)
 		}
 	}
 }
@@ -362,7 +376,9 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		return 0, fmt.Errorf("sqlitestore: %s %q: %w", op, key, err)
 	}
 	var count int64
-	err := s.incr.QueryRowContext(ctx, key, n, s.maxKeys).Scan(&count)
+	err := retryBusy(ctx, s.busy, func() error { // one statement: a busy one wrote nothing
+		return s.incr.QueryRowContext(ctx, key, n, s.maxKeys).Scan(&count)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, s.refusal(ctx, op, key, n)
 	}

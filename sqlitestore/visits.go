@@ -55,20 +55,6 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 // errRollback makes inTx roll back without it being a failure.
 var errRollback = errors.New("rollback")
 
-// inTx runs fn in a write transaction (begun IMMEDIATE) and commits it
-// unless fn fails.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
 func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at time.Time) (st counter.Stats, counted bool, refused, err error) {
 	st.Key, st.Today.Date = v.Key, v.Date
 	found := true
