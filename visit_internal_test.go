@@ -2,6 +2,7 @@ package counter
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -39,7 +40,7 @@ func BenchmarkVisitParts(b *testing.B) {
 	ctx := context.Background()
 	m := NewMemory()
 	v := NewVisitors(m, VisitorOptions{})
-	r := httptest.NewRequest("GET", "/count", nil)
+	r := httptest.NewRequest(http.MethodGet, "/count", nil)
 	r.RemoteAddr = "192.0.2.1:1234"
 	r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
 	if _, skip, err := v.Visit(ctx, r, "count"); err != nil || skip != Counted {
@@ -54,20 +55,26 @@ func BenchmarkVisitParts(b *testing.B) {
 	b.Run("increment", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			m.Increment(ctx, "count")
+			if _, err := m.Increment(ctx, "count"); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("visit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			v.Visit(ctx, r, "count")
+			if _, _, err := v.Visit(ctx, r, "count"); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("record-visit", func(b *testing.B) {
 		b.ReportAllocs()
 		now := time.Now()
 		for b.Loop() {
-			m.RecordVisit(ctx, Visit{Key: "count", Date: day, Visitor: id, Time: now})
+			if _, _, err := m.RecordVisit(ctx, Visit{Key: "count", Date: day, Visitor: id, Time: now}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("visitor-id", func(b *testing.B) {
@@ -99,13 +106,13 @@ func TestVisitDoesNotAllocate(t *testing.T) {
 	}
 	ctx := context.Background()
 	v := NewVisitors(NewMemory(), VisitorOptions{})
-	r := httptest.NewRequest("GET", "/count", nil)
+	r := httptest.NewRequest(http.MethodGet, "/count", nil)
 	r.RemoteAddr = "192.0.2.1:1234"
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
 	if _, skip, err := v.Visit(ctx, r, "count"); err != nil || skip != Counted {
 		t.Fatal(err, skip)
 	}
-	if n := testing.AllocsPerRun(200, func() { v.Visit(ctx, r, "count") }); n != 0 {
+	if n := testing.AllocsPerRun(200, func() { _, _, _ = v.Visit(ctx, r, "count") }); n != 0 {
 		t.Errorf("Visit allocates %v times", n)
 	}
 }

@@ -27,7 +27,7 @@ func ExampleNewVisitors() {
 		{"203.0.113.5:1234", "curl/8.11.0"},           // a program
 		{"140.82.115.1:80", "github-camo (876de43e)"}, // a README view on GitHub
 	} {
-		r := httptest.NewRequest("GET", "/api/home", nil)
+		r := httptest.NewRequest(http.MethodGet, "/api/home", nil)
 		r.RemoteAddr = client.addr
 		r.Header.Set("User-Agent", client.userAgent)
 		w := httptest.NewRecorder()
@@ -52,7 +52,7 @@ func ExampleNewVisitors() {
 // ClientAddr behind one trusted proxy: the entry the proxy appended to
 // X-Forwarded-For, not the one the client wrote itself.
 func ExampleClientAddr() {
-	r := httptest.NewRequest("GET", "/", nil)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "10.0.0.2:41000" // the proxy
 	r.Header.Set("X-Forwarded-For", "6.6.6.6, 198.51.100.7")
 	fmt.Println(counter.ClientAddr(r, 0))
@@ -68,13 +68,13 @@ func ExampleBadgeHandler_show() {
 	visitors := counter.NewVisitors(counter.NewMemory(), counter.VisitorOptions{Now: clock})
 	h := counter.JSONHandler(visitors, counter.HandlerOptions{DefaultKey: "home"})
 	for i := range 3 {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1", i+1)
 		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/?format=shields&show=today-visitors/count", nil))
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/?format=shields&show=today-visitors/count", nil))
 	fmt.Println(w.Body.String(), w.Header().Get("Counter-Not-Counted"))
 	// Output:
 	// {"schemaVersion":1,"label":"visitors","message":"3 / 3","color":"blue"} read-only

@@ -444,7 +444,9 @@ func TestVisitorsShow(t *testing.T) {
 	store := newFakeVisits()
 	h, _, _ := visitorsAPI(t, store, counter.VisitorOptions{})
 	for range 1234 { // hits on an earlier day
-		store.RecordVisit(context.Background(), counter.Visit{Key: "home", Date: "2026-11-30", Time: time.Now()})
+		if _, _, err := store.RecordVisit(context.Background(), counter.Visit{Key: "home", Date: "2026-11-30", Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range 12 {
 		send(t, h, visitReq("GET", "/api/home", fmt.Sprintf("192.0.2.%d:1", i+1), chromeUA))
@@ -454,7 +456,9 @@ func TestVisitorsShow(t *testing.T) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, visitReq("GET", "/api/home?format=shields&show="+show, "192.0.2.1:1", chromeUA))
 		var s struct{ Message string }
-		json.Unmarshal(w.Body.Bytes(), &s)
+		if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil && w.Code == http.StatusOK {
+			t.Fatalf("show=%s: %v", show, err)
+		}
 		return w.Code, s.Message
 	}
 	for _, tc := range []struct{ show, msg string }{
@@ -521,7 +525,7 @@ func TestClientAddr(t *testing.T) {
 		{"192.0.2.1:1", []string{"a, ,"}, 1, "192.0.2.1"}, // empty entry
 		{"bad", nil, 0, "invalid IP"},
 	} {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = tc.remote
 		r.Header["X-Forwarded-For"] = tc.xff
 		if got := counter.ClientAddr(r, tc.trust).String(); got != tc.want {

@@ -255,7 +255,7 @@ func RunVisits(t *testing.T, newStore func(t *testing.T) VisitStore) {
 
 	t.Run("DaySalt", func(t *testing.T) {
 		s := newStore(t)
-		fresh := func(b byte) []byte { return bytes.Repeat([]byte{b}, counter.SaltLen) }
+		fresh := func(b int) []byte { return bytes.Repeat([]byte{byte(b & 0xff)}, counter.SaltLen) }
 		const n = 16
 		salts := make([][]byte, n)
 		var wg sync.WaitGroup
@@ -264,7 +264,7 @@ func RunVisits(t *testing.T, newStore func(t *testing.T) VisitStore) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				salts[i], errs[i] = s.DaySalt(ctx, Day0, fresh(byte(i+1)))
+				salts[i], errs[i] = s.DaySalt(ctx, Day0, fresh(i+1))
 			}()
 		}
 		wait(t, &wg)
@@ -276,7 +276,7 @@ func RunVisits(t *testing.T, newStore func(t *testing.T) VisitStore) {
 				t.Fatalf("racing DaySalt calls got different salts: %x and %x", salts[0], salts[i])
 			}
 		}
-		if salts[0][0] == 0 || !bytes.Equal(salts[0], fresh(salts[0][0])) {
+		if salts[0][0] == 0 || !bytes.Equal(salts[0], fresh(int(salts[0][0]))) {
 			t.Fatalf("DaySalt returned %x, not one of the fresh salts offered", salts[0])
 		}
 		again, err := s.DaySalt(ctx, Day0, fresh(0xee))

@@ -141,7 +141,7 @@ func isBot(ua string) bool {
 		lower[i] = c
 	}
 	// The string lives only during match; buf is not written meanwhile.
-	return getMatcher().match(unsafe.String(&lower[0], len(lower)))
+	return getMatcher().match(unsafe.String(&lower[0], len(lower))) //nolint:gosec // G103: a view of buf for the match only, see above
 }
 
 // bufPool holds the buffers IsBot lowers User-Agents into.

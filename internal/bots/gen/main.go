@@ -124,7 +124,7 @@ func node(modules, script string, stdin []byte) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("node: %v: %s", err, stderr.Bytes())
+		return nil, fmt.Errorf("node: %w: %s", err, stderr.Bytes())
 	}
 	return out, nil
 }
