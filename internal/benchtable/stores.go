@@ -70,7 +70,52 @@ func (r *runner) stores() []row {
 		rw.result = passIf(b.at("x-plain", i) >= 20)
 		rows = append(rows, rw)
 	}
+	rows = append(rows, r.sqlite()...)
 	r.notes = append(r.notes, "The PostgreSQL and Redis rows run on servers the tests start from Debian's packages; "+
 		"their fsync time varies most with other work on the machine (see docs/stores-servers.md).")
 	return rows
+}
+
+// sqlite measures sqlitestore against modernc.org/sqlite running the same
+// upsert on its own connection, in alternating rounds, and Group in front
+// of it on one hot key.
+func (r *runner) sqlite() []row {
+	var rows []row
+	res, err := r.goBench("./sqlitestore", "^BenchmarkIncrement$", "2000x")
+	for _, c := range []struct{ sub, what string }{
+		{"sync=FULL/callers=1", "`sqlitestore` `Increment` vs the driver's same upsert, 1 caller, `synchronous=FULL` (an fsync per commit)"},
+		{"sync=OFF/callers=16", "the same, 16 callers, `synchronous=OFF` (the disk left out: the statement's own cost)"},
+	} {
+		rw := row{what: c.what, target: "≥ 0.9×"}
+		var b *benchResult
+		if err == nil {
+			b, err = need(res, "BenchmarkIncrement/"+c.sub, "store-inc/s", "bare-inc/s", "x-bare")
+		}
+		if err != nil {
+			rows = append(rows, r.notMeasured(err, rw)...)
+			err = nil
+			continue
+		}
+		i := b.medianRun("x-bare")
+		rw.lib = perSecond(b.at("store-inc/s", i), "inc/s")
+		rw.anchor = perSecond(b.at("bare-inc/s", i), "inc/s")
+		rw.ratio = ratioCell(b.metrics["x-bare"], i, 2, "×")
+		rw.result = passIf(b.at("x-bare", i) >= 0.9)
+		rows = append(rows, rw)
+	}
+	rw := row{what: "`Group(sqlitestore)` vs `sqlitestore`, one hot key, 256 callers", target: "≥ 20×"}
+	res, err = r.goBench("./sqlitestore", "^BenchmarkGroupHotKey$", "20000x")
+	var b *benchResult
+	if err == nil {
+		b, err = need(res, "BenchmarkGroupHotKey", "group-inc/s", "plain-inc/s", "x-plain")
+	}
+	if err != nil {
+		return append(rows, r.notMeasured(err, rw)...)
+	}
+	i := b.medianRun("x-plain")
+	rw.lib = perSecond(b.at("group-inc/s", i), "inc/s")
+	rw.anchor = perSecond(b.at("plain-inc/s", i), "inc/s")
+	rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
+	rw.result = passIf(b.at("x-plain", i) >= 20)
+	return append(rows, rw)
 }
