@@ -14,8 +14,10 @@ root=$PWD
 # missing fails here, as in CI, whoever runs the script (internal/testenv).
 export CI=true
 
-# The font generator is a module of its own (it alone needs golang.org/x/image).
-gen_module=internal/fontmetrics/gen
+# The modules of go.work besides the library: the font generator (it alone
+# needs golang.org/x/image), the PostgreSQL store and the counter command
+# (they need pgx and the Go release it asks for).
+modules=(internal/fontmetrics/gen pgstore cmd/counter)
 
 say "tracked files over 1 MB"
 bash scripts/check-big-files.sh
@@ -28,9 +30,10 @@ need_debian /usr/lib/postgresql/15/bin/postgres postgresql redis-server redis-se
 npm_ci
 rie
 
-say "go vet ./... (and in $gen_module)"
+say "go vet ./... (and in ${modules[*]})"
 go vet ./...
-(cd "$gen_module" && go vet ./... && go build -o /dev/null .)
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+(cd internal/fontmetrics/gen && go build -o /dev/null .)
 
 # --- Static checks: golangci-lint (settings in .golangci.yml) and govulncheck.
 # vuln.go.dev cannot be reached from the test machines (only package
@@ -45,7 +48,7 @@ go_tool govulncheck "$vuln_version" golang.org/x/vuln/cmd/govulncheck
 go_tool indexdb "$vulndb_version" golang.org/x/vulndb/cmd/indexdb
 if [ "$(cat .tools/vulndb/.version 2>/dev/null)" != "$vulndb_version" ]; then
   say "index the Go vulnerability database $vulndb_version"
-  vulndb_dir=$(go mod download -json "golang.org/x/vulndb@$vulndb_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  vulndb_dir=$(GOWORK=off go mod download -json "golang.org/x/vulndb@$vulndb_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   rm -rf .tools/vulndb
   indexdb -vulns "$vulndb_dir/data/osv" -out .tools/vulndb
   echo "$vulndb_version" > .tools/vulndb/.version
@@ -53,19 +56,19 @@ fi
 
 # --allow-serial-runners: another golangci-lint on the machine (another
 # checkout, an editor) makes this one wait for it instead of failing.
-say "golangci-lint $lint_version run ./... (and in $gen_module)"
+say "golangci-lint $lint_version run ./... (and in ${modules[*]})"
 golangci-lint run --allow-serial-runners ./...
-(cd "$gen_module" && golangci-lint run --allow-serial-runners ./...)
+for m in "${modules[@]}"; do (cd "$m" && golangci-lint run --allow-serial-runners ./...); done
 
 # Any finding fails the run, in the standard library too: the toolchain is
 # pinned (GOTOOLCHAIN in scripts/setup.sh), so a standard-library finding
 # means it is time to move to the release that fixes it.
-say "govulncheck ./... (and in $gen_module; $(go env GOVERSION), database $vulndb_version)"
+say "govulncheck ./... (and in ${modules[*]}; $(go env GOVERSION), database $vulndb_version)"
 govulncheck -db "file://$root/.tools/vulndb" ./...
-govulncheck -C "$gen_module" -db "file://$root/.tools/vulndb" ./...
+for m in "${modules[@]}"; do govulncheck -C "$m" -db "file://$root/.tools/vulndb" ./...; done
 
-say "go test -race ./..."
-go test -race -count=1 -timeout 20m ./...
+say "go test -race ./... ./pgstore/... ./cmd/counter/..."
+go test -race -count=1 -timeout 20m ./... ./pgstore/... ./cmd/counter/...
 
 # --- Short bounded fuzz runs; each target is listed as "package FuzzName".
 # The budget is a count of executions, not a time (2,000 to 9,000 a second
