@@ -382,7 +382,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"set", "-h"}, code: 0, out: "usage: counter set KEY N\n", errIsEmpty: true},
 		{args: []string{"export", "-h"}, code: 0, out: "-o FILE", errIsEmpty: true},
 		{args: []string{"import", "-h"}, code: 0, out: "-check", errIsEmpty: true},
-		{args: []string{"import", "--help"}, code: 0, out: "COUNTER_STORE: bolt, memory, dynamodb (default bolt)"},
+		{args: []string{"import", "--help"}, code: 0, out: "COUNTER_STORE: bolt, memory, dynamodb, postgres, redis, sqlite (default bolt)"},
 		{args: []string{"serve", "extra"}, code: 2, err: "counter serve: serve takes no arguments"},
 		{args: []string{"get", "-x"}, code: 2, err: "flag provided but not defined: -x\nusage: counter get KEY...\nRun 'counter get -h' for help."},
 		{args: []string{"set", "visitors", "many"}, code: 2, err: "counter set: N=many: want a whole number from 0 to 9223372036854775807"},
