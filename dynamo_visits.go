@@ -169,7 +169,7 @@ func monthDay(month map[string]types.AttributeValue, day Date) (Day, error) {
 // retry with the same id counts at most once, and the error says that the
 // visit may have been counted.
 func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) {
-	if err := checkVisit(v); err != nil {
+	if err := CheckVisit(v); err != nil {
 		return Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -84,8 +84,9 @@ func (m *Memory) slot(key string) (*atomic.Int64, error) {
 	return c, nil
 }
 
-// checkVisit validates what every store must refuse before writing.
-func checkVisit(v Visit) error {
+// CheckVisit reports whether a store may record v: a valid key, date and
+// visit id. Every store refuses anything else before writing.
+func CheckVisit(v Visit) error {
 	if err := CheckKey(v.Key); err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func VisitorExpiry(day Date) time.Time { return day.Time().Add(VisitorMarkerTTL)
 
 // RecordVisit counts v; see [VisitStore].
 func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) {
-	if err := checkVisit(v); err != nil {
+	if err := CheckVisit(v); err != nil {
 		return Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -308,7 +309,7 @@ func (m *Memory) History(ctx context.Context, key string, first, last Date) ([]D
 
 // CheckHistoryRange reports whether a store may read key's history from
 // first to last: a valid key, valid dates, first not after last, at most
-// [MaxHistoryDays] days.
+// [MaxHistoryDays] days. Its error wraps [ErrInvalidKey] or [ErrInvalidDate].
 func CheckHistoryRange(key string, first, last Date) error {
 	if err := CheckKey(key); err != nil {
 		return err
@@ -317,10 +318,10 @@ func CheckHistoryRange(key string, first, last Date) error {
 		return fmt.Errorf("counter: history of %q: %w: %q to %q", key, ErrInvalidDate, first, last)
 	}
 	if first > last {
-		return fmt.Errorf("counter: history of %q: first day %s is after last day %s", key, first, last)
+		return fmt.Errorf("counter: history of %q: %w: first day %s is after last day %s", key, ErrInvalidDate, first, last)
 	}
 	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > MaxHistoryDays {
-		return fmt.Errorf("counter: history of %q: %d days, more than %d", key, n, MaxHistoryDays)
+		return fmt.Errorf("counter: history of %q: %w: %d days, more than %d", key, ErrInvalidDate, n, MaxHistoryDays)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func (s *Store) Export(ctx context.Context, key string) (counter.Record, error) 
 // with its numbers, in one transaction; other days stay. Not held to
 // [Options.MaxKeys].
 func (s *Store) Import(ctx context.Context, r counter.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := counter.CheckRecord(r); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -116,28 +116,6 @@ func (s *Store) Import(ctx context.Context, r counter.Record) error {
 	}
 	if err := s.update(ctx, fn); err != nil {
 		return fmt.Errorf("boltstore: import %q: %w", r.Key, err)
-	}
-	return nil
-}
-
-// checkRecord refuses a record that would store what no visit could.
-func checkRecord(r counter.Record) error {
-	if err := counter.CheckKey(r.Key); err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	if r.Count < 0 || r.Visitors < 0 {
-		return fmt.Errorf("import %q: count %d and visitors %d cannot be negative", r.Key, r.Count, r.Visitors)
-	}
-	for i, d := range r.Days {
-		if !d.Date.Valid() {
-			return fmt.Errorf("import %q: %w: %q", r.Key, counter.ErrInvalidDate, d.Date)
-		}
-		if i > 0 && d.Date <= r.Days[i-1].Date {
-			return fmt.Errorf("import %q: day %s follows %s: list each day once, oldest first", r.Key, d.Date, r.Days[i-1].Date)
-		}
-		if d.Count < 0 || d.Visitors < 0 {
-			return fmt.Errorf("import %q: day %s: count %d and visitors %d cannot be negative", r.Key, d.Date, d.Count, d.Visitors)
-		}
 	}
 	return nil
 }

@@ -323,7 +323,7 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 
 // RecordVisit counts v in one statement; see [counter.VisitStore].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
-	if err := checkVisit(v); err != nil {
+	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -560,19 +560,4 @@ func (s *Store) sweepLoop() {
 			cancel()
 		}
 	}
-}
-
-// checkVisit refuses a visit no store may count: an invalid key, date or
-// visit id.
-func checkVisit(v counter.Visit) error {
-	if err := counter.CheckKey(v.Key); err != nil {
-		return err
-	}
-	if !v.Date.Valid() {
-		return fmt.Errorf("pgstore: visit of %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
-	}
-	if err := counter.CheckVisitID(v.ID); err != nil {
-		return fmt.Errorf("pgstore: visit of %q: %w", v.Key, err)
-	}
-	return nil
 }

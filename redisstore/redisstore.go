@@ -248,7 +248,7 @@ return {counted, redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) o
 
 // RecordVisit counts v with one script; see [counter.VisitStore].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
-	if err := checkVisit(v); err != nil {
+	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -546,19 +546,4 @@ func (s *Store) Keys(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
-}
-
-// checkVisit refuses a visit no store may count: an invalid key, date or
-// visit id.
-func checkVisit(v counter.Visit) error {
-	if err := counter.CheckKey(v.Key); err != nil {
-		return err
-	}
-	if !v.Date.Valid() {
-		return fmt.Errorf("redisstore: visit of %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
-	}
-	if err := counter.CheckVisitID(v.ID); err != nil {
-		return fmt.Errorf("redisstore: visit of %q: %w", v.Key, err)
-	}
-	return nil
 }

@@ -17,7 +17,7 @@ import (
 // [Options.MaxMarkers] fails with an error wrapping counter.ErrMarkersFull
 // and writes nothing; counter.Visitors then counts it as a hit only.
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
-	if err := checkVisit(v); err != nil {
+	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -239,13 +239,13 @@ func (s *Store) History(ctx context.Context, key string, first, last counter.Dat
 	if err := counter.CheckKey(key); err != nil {
 		return nil, err
 	}
-	n, err := historyLen(first, last)
-	if err != nil {
+	if err := counter.CheckHistoryRange(key, first, last); err != nil {
 		return nil, fmt.Errorf("sqlitestore: history %q: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: history %q: %w", key, err)
 	}
+	n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1
 	out := make([]counter.Day, n)
 	for i := range out {
 		out[i].Date = first.AddDays(i)
@@ -271,33 +271,4 @@ func (s *Store) History(ctx context.Context, key string, first, last counter.Dat
 		return nil, fmt.Errorf("sqlitestore: history %q: %w", key, err)
 	}
 	return out, nil
-}
-
-// historyLen checks a History range and returns its number of days.
-func historyLen(first, last counter.Date) (int, error) {
-	if !first.Valid() || !last.Valid() {
-		return 0, fmt.Errorf("%w: range %q to %q", counter.ErrInvalidDate, first, last)
-	}
-	if last < first {
-		return 0, fmt.Errorf("%w: range %s to %s ends before it starts", counter.ErrInvalidDate, first, last)
-	}
-	n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1
-	if n > counter.MaxHistoryDays {
-		return 0, fmt.Errorf("%w: range %s to %s is %d days, more than %d", counter.ErrInvalidDate, first, last, n, counter.MaxHistoryDays)
-	}
-	return n, nil
-}
-
-// checkVisit checks what a visit names before anything is written.
-func checkVisit(v counter.Visit) error {
-	if err := counter.CheckKey(v.Key); err != nil {
-		return err
-	}
-	if !v.Date.Valid() {
-		return fmt.Errorf("sqlitestore: record visit %q: %w: %q", v.Key, counter.ErrInvalidDate, v.Date)
-	}
-	if err := counter.CheckVisitID(v.ID); err != nil {
-		return fmt.Errorf("sqlitestore: record visit %q: %w", v.Key, err)
-	}
-	return nil
 }
