@@ -2,6 +2,7 @@ package counter_test
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,19 +70,21 @@ func BenchmarkDynamoIncrement(b *testing.B) {
 	store := counter.NewDynamo(client, counter.DynamoOptions{Table: table})
 	ctx := context.Background()
 	names := map[string]string{"#c": "count"}
+	sameNames := map[string]string{"#c": "count", "#bad": counter.DynamoBadCountAttribute}
 	sameValues := map[string]types.AttributeValue{
 		":n":     &types.AttributeValueMemberN{Value: "1"},
 		":start": &types.AttributeValueMemberN{Value: "0"},
 		":type":  &types.AttributeValueMemberS{Value: "N"},
+		":lim":   &types.AttributeValueMemberN{Value: strconv.FormatInt(math.MaxInt64-1, 10)},
 	}
 	addValues := map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}
 	raw := func(key string) error {
 		_, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(table),
 			Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
-			UpdateExpression:          aws.String("SET #c = if_not_exists(#c, :start) + :n"),
-			ConditionExpression:       aws.String("attribute_not_exists(#c) OR attribute_type(#c, :type)"),
-			ExpressionAttributeNames:  names,
+			UpdateExpression:          aws.String(counter.DynamoUpdateExpression),
+			ConditionExpression:       aws.String(counter.DynamoConditionExpression),
+			ExpressionAttributeNames:  sameNames,
 			ExpressionAttributeValues: sameValues,
 			ReturnValues:              types.ReturnValueUpdatedNew,
 		})

@@ -25,3 +25,11 @@ func (g *Group) IsClosed() bool {
 // SetNewKeyHook makes Add call f when it finds no counter for its key, just
 // before it takes the write lock to create one.
 func (m *Memory) SetNewKeyHook(f func()) { m.newKeyHook = f }
+
+// The expressions of Dynamo's increment, for benchmarks that send the very
+// request the store sends.
+const (
+	DynamoUpdateExpression    = updateExpression
+	DynamoConditionExpression = conditionExpression
+	DynamoBadCountAttribute   = badCountAttribute
+)

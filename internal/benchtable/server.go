@@ -94,7 +94,7 @@ func (r *runner) server() []row {
 		return res.requestsPerSec, nil
 	}
 	r.commands = append(r.commands, command{
-		line: fmt.Sprintf("wrk -t%d -c%d -d%ds --timeout %s URL", wrkThreads, wrkConnections, int(r.wrkDur.Seconds()), wrkTimeout),
+		line: fmt.Sprintf("wrk -t%d -c%d -d%ds --timeout %s -H 'User-Agent: <a browser's>' URL", wrkThreads, wrkConnections, int(r.wrkDur.Seconds()), wrkTimeout),
 		why: fmt.Sprintf("%d rounds, each loading every server in turn (the order rotating), after a 1 s warm-up of each; "+
 			"the servers are `go build ./cmd/counter` run as `counter serve` (PORT, COUNTER_HOST=127.0.0.1, COUNTER_STORE=memory or bolt) "+
 			"and `go build ./internal/benchhello`, all started once and running throughout", r.wrkRounds),
@@ -177,10 +177,15 @@ func (p *process) stop() {
 	}
 }
 
+// browserUA is the User-Agent wrk sends.
+const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
 // wrk loads url for d with the settings every server gets.
 func (r *runner) wrk(url string, d time.Duration) (wrkResult, error) {
+	// A browser's User-Agent: the server counts visitors and answers bots
+	// (wrk's own User-Agent among them) without counting.
 	out, err := r.run(r.root, nil, "wrk", "-t"+strconv.Itoa(wrkThreads), "-c"+strconv.Itoa(wrkConnections),
-		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--timeout", wrkTimeout, url)
+		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--timeout", wrkTimeout, "-H", "User-Agent: "+browserUA, url)
 	if err != nil {
 		return wrkResult{}, err
 	}
