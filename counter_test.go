@@ -2,6 +2,7 @@ package counter_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -629,4 +630,36 @@ func TestMemoryVisits(t *testing.T) {
 
 func TestMemoryEditor(t *testing.T) {
 	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return counter.NewMemory() })
+}
+
+// Past MemoryMaxMarkers, a visit needing a new marker fails with
+// ErrMarkersFull and writes nothing; known visitors still count, and
+// Visitors counts the refused visit as a hit only.
+func TestMemoryMarkersFull(t *testing.T) {
+	ctx := context.Background()
+	m := counter.NewMemory()
+	day := counter.Date("2026-12-01")
+	at := day.Time().Add(time.Hour)
+	id := func(i int) counter.VisitorID {
+		var v counter.VisitorID
+		binary.BigEndian.PutUint64(v[:8], uint64(i)+1)
+		return v
+	}
+	for i := range counter.MemoryMaxMarkers {
+		if _, _, err := m.RecordVisit(ctx, counter.Visit{Key: "k", Date: day, Visitor: id(i), Time: at}); err != nil {
+			t.Fatalf("visitor %d: %v", i, err)
+		}
+	}
+	v := counter.Visit{Key: "k", Date: day, Visitor: id(counter.MemoryMaxMarkers), Time: at}
+	if _, ok, err := m.RecordVisit(ctx, v); !errors.Is(err, counter.ErrMarkersFull) || ok {
+		t.Fatalf("a new visitor past the cap: counted %v, error %v; want ErrMarkersFull", ok, err)
+	}
+	want := counter.Stats{Key: "k", Count: counter.MemoryMaxMarkers, Visitors: counter.MemoryMaxMarkers,
+		Today: counter.Day{Date: day, Count: counter.MemoryMaxMarkers, Visitors: counter.MemoryMaxMarkers}}
+	if st, err := m.Stats(ctx, "k", day); err != nil || st != want {
+		t.Fatalf("after refused visits: %+v, %v; want %+v", st, err, want)
+	}
+	if st, ok, err := m.RecordVisit(ctx, counter.Visit{Key: "k", Date: day, Visitor: id(0), Time: at}); err != nil || !ok || st.Count != want.Count+1 || st.Visitors != want.Visitors {
+		t.Fatalf("a known visitor at the cap: %+v, %v, %v; want one more hit", st, ok, err)
+	}
 }

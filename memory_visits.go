@@ -3,7 +3,6 @@ package counter
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -13,8 +12,9 @@ import (
 
 // MemoryMaxMarkers bounds the visitor and visit id markers a [Memory] store
 // keeps, so that a flood of made-up visitors cannot grow it without limit.
-// Past it, a new visitor counts as a hit only and a visit id is not
-// remembered; the log says so at most once a minute.
+// Past it, a visit that needs a new marker fails with [ErrMarkersFull] and
+// writes nothing; [Visitors] then counts it as a hit only and logs so at
+// most once a minute, as for every store with a cap.
 const MemoryMaxMarkers = 100_000
 
 var (
@@ -28,14 +28,12 @@ var (
 // serialises RecordVisit, SetCount and Import, so that a visit's numbers
 // change together.
 type memVisits struct {
-	mu      sync.Mutex
-	keys    map[string]*memKey
-	seen    int                 // visitor markers in all keys' maps
-	ids     map[memID]time.Time // expiry
-	salts   map[Date][]byte
-	swept   time.Time // of the markers, by visit time
-	full    time.Time // when a full marker map was last logged
-	refused int       // markers refused since then
+	mu    sync.Mutex
+	keys  map[string]*memKey
+	seen  int                 // visitor markers in all keys' maps
+	ids   map[memID]time.Time // expiry
+	salts map[Date][]byte
+	swept time.Time // of the markers, by visit time
 }
 
 type memKey struct {
@@ -143,24 +141,27 @@ func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 			return k.stats(v.Key, c.Load(), v.Date, d), false, nil
 		}
 	}
+	vm := memSeen{v.Date, v.Visitor}
+	newVisitor, marked := false, false
+	if !v.Visitor.IsZero() {
+		var exp time.Time
+		exp, marked = k.seen[vm]
+		newVisitor = !marked || !v.Time.Before(exp)
+	}
+	if v.ID != "" && len(mv.ids) >= MemoryMaxMarkers || newVisitor && !marked && mv.seen >= MemoryMaxMarkers {
+		return Stats{}, false, fmt.Errorf("counter: visit of %q: %w (limit %d)", v.Key, ErrMarkersFull, MemoryMaxMarkers)
+	}
 	if _, ok := addChecked(c, 1); !ok {
 		return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, ErrOverflow)
 	}
-	if v.ID != "" && mv.room(len(mv.ids)) {
+	if v.ID != "" {
 		mv.ids[idm] = v.Time.Add(VisitIDTTL)
 	}
-	newVisitor := false
-	if !v.Visitor.IsZero() {
-		vm := memSeen{v.Date, v.Visitor}
-		if exp, ok := k.seen[vm]; !ok || !v.Time.Before(exp) {
-			if ok || mv.room(mv.seen) {
-				if !ok {
-					mv.seen++
-				}
-				k.seen[vm] = VisitorExpiry(v.Date)
-				newVisitor = true
-			}
+	if newVisitor {
+		if !marked {
+			mv.seen++
 		}
+		k.seen[vm] = VisitorExpiry(v.Date)
 	}
 	d[0]++
 	if newVisitor {
@@ -173,21 +174,6 @@ func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 // stats are k's numbers, d being today's.
 func (k *memKey) stats(key string, count int64, today Date, d *[2]int64) Stats {
 	return Stats{Key: key, Count: count, Visitors: k.visitors, Today: Day{Date: today, Count: d[0], Visitors: d[1]}}
-}
-
-// room reports whether a marker map of n entries may grow, logging a full
-// one at most once a minute.
-func (mv *memVisits) room(n int) bool {
-	if n < MemoryMaxMarkers {
-		return true
-	}
-	mv.refused++
-	if now := time.Now(); now.Sub(mv.full) >= time.Minute {
-		slog.Warn("counter: memory store has too many visitor markers; new visitors count as hits only",
-			slog.Int("limit", MemoryMaxMarkers), slog.Int("refused", mv.refused))
-		mv.full, mv.refused = now, 0
-	}
-	return false
 }
 
 // sweep drops expired markers, at most once a minute of visit time.
