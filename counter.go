@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Incrementer counts visits. Increment adds one visit to key and returns the
@@ -80,11 +81,13 @@ func CheckKey(key string) error {
 
 // Memory is an in-process store. Counts live as long as the process; use it
 // for tests, single-process servers and as the fast path of decorators.
-// The zero value is not usable: call [NewMemory] or [NewMemoryLimit].
+// The zero value is not usable: call [NewMemory], [NewMemoryLimit] or
+// [NewMemoryWith].
 type Memory struct {
 	mu      sync.RWMutex
 	counts  map[string]*atomic.Int64
 	maxKeys int // 0: no limit
+	now     func() time.Time
 	visits  memVisits
 
 	// newKeyHook, if set (by tests), runs when Add finds no counter for
@@ -100,19 +103,34 @@ var (
 )
 
 // NewMemory returns an empty in-memory store that takes any number of keys.
-func NewMemory() *Memory {
-	return &Memory{counts: make(map[string]*atomic.Int64)}
-}
+func NewMemory() *Memory { return NewMemoryWith(MemoryOptions{}) }
 
 // NewMemoryLimit returns an empty in-memory store that counts at most
 // maxKeys distinct keys, so that clients inventing keys cannot grow it
 // without bound. Counting a new key beyond the limit fails with an error
-// wrapping [ErrTooManyKeys]; keys already counted keep counting. maxKeys <= 0
-// means no limit, as [NewMemory].
-func NewMemoryLimit(maxKeys int) *Memory {
-	m := NewMemory()
-	m.maxKeys = max(maxKeys, 0)
-	return m
+// wrapping [ErrTooManyKeys]; keys already counted keep counting, and the
+// owner's edits ([Memory.SetCount], [Memory.Import]) are not capped.
+// maxKeys <= 0 means no limit, as [NewMemory].
+func NewMemoryLimit(maxKeys int) *Memory { return NewMemoryWith(MemoryOptions{MaxKeys: maxKeys}) }
+
+// MemoryOptions configures [NewMemoryWith]. The zero value takes any number
+// of keys and reads the time with time.Now.
+type MemoryOptions struct {
+	// MaxKeys caps the distinct keys that counting (Increment, Add,
+	// RecordVisit) may create, as [NewMemoryLimit] does; the owner's edits
+	// are not capped. Default 0: no cap.
+	MaxKeys int
+	// Now is the store's clock: it tells the time of a [Visit] whose Time
+	// is zero and when day salts expire. Default: time.Now.
+	Now func() time.Time
+}
+
+// NewMemoryWith returns an empty in-memory store configured by opts.
+func NewMemoryWith(opts MemoryOptions) *Memory {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Memory{counts: make(map[string]*atomic.Int64), maxKeys: max(opts.MaxKeys, 0), now: opts.Now}
 }
 
 // Increment adds one visit to key. It does not allocate once key exists.
@@ -132,7 +150,7 @@ func (m *Memory) Add(ctx context.Context, key string, n int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("counter: increment %q: %w", key, err)
 	}
-	c, err := m.slot(key)
+	c, err := m.slot(key, true)
 	if err != nil {
 		return 0, err
 	}

@@ -625,11 +625,15 @@ func FuzzCheckKey(f *testing.F) {
 }
 
 func TestMemoryVisits(t *testing.T) {
-	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return counter.NewMemory() })
+	countertest.RunVisits(t, func(t *testing.T, cfg countertest.Config) countertest.VisitStore {
+		return counter.NewMemoryWith(counter.MemoryOptions{Now: cfg.Now, MaxKeys: cfg.MaxKeys})
+	})
 }
 
 func TestMemoryEditor(t *testing.T) {
-	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return counter.NewMemory() })
+	countertest.RunEditor(t, func(t *testing.T, cfg countertest.Config) countertest.EditStore {
+		return counter.NewMemoryWith(counter.MemoryOptions{Now: cfg.Now, MaxKeys: cfg.MaxKeys})
+	})
 }
 
 // Past MemoryMaxMarkers, a visit needing a new marker fails with

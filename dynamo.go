@@ -113,6 +113,9 @@ type DynamoOptions struct {
 	// the read fails after the write succeeded, the visit is counted and
 	// the error says so: do not retry it.
 	Shards int
+	// Now is the store's clock: it tells the time of a [Visit] whose Time
+	// is zero. Default: time.Now.
+	Now func() time.Time
 }
 
 // Dynamo is a store in an Amazon DynamoDB table. Each increment is one
@@ -176,6 +179,9 @@ func NewDynamo(client DynamoAPI, opts DynamoOptions) *Dynamo {
 		opts.CountAttribute = DefaultCountAttribute
 	}
 	opts.Shards = min(max(opts.Shards, 1), maxShards)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	d := &Dynamo{
 		client:   client,
 		opts:     opts,

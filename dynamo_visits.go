@@ -157,7 +157,7 @@ func monthDay(month map[string]types.AttributeValue, day Date) (Day, error) {
 // a day one more. With Shards > 1 the visit counts on shard 0, the item named
 // by the key, and the returned count sums every shard.
 //
-// A zero v.Time means now. Markers expire relative to v.Time: a visit id's
+// A zero v.Time means now by [DynamoOptions.Now]. Markers expire relative to v.Time: a visit id's
 // after [VisitIDTTL], a visitor's [VisitorMarkerTTL] after the start of
 // v.Date in UTC; an expired marker counts as absent even before DynamoDB's
 // TTL deletes it.
@@ -177,7 +177,7 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	}
 	now := v.Time
 	if now.IsZero() {
-		now = time.Now()
+		now = d.opts.Now()
 	}
 	ids := []string{v.Key}
 	marker := ""

@@ -1024,7 +1024,8 @@ func TestDynamoClaimLostAnswer(t *testing.T) {
 func TestDynamoRunVisits(t *testing.T) {
 	for _, opts := range []counter.DynamoOptions{{}, {PartitionKey: "pk", CountAttribute: "views", ConsistentRead: true, Retry: counter.RetryUnsent}} {
 		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
-			countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore {
+			countertest.RunVisits(t, func(t *testing.T, cfg countertest.Config) countertest.VisitStore {
+				opts.Now = cfg.Now
 				d, _ := newDynamo(t, opts)
 				return d
 			})
@@ -1033,8 +1034,8 @@ func TestDynamoRunVisits(t *testing.T) {
 }
 
 func TestDynamoRunEditor(t *testing.T) {
-	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore {
-		d, _ := newDynamo(t, counter.DynamoOptions{})
+	countertest.RunEditor(t, func(t *testing.T, cfg countertest.Config) countertest.EditStore {
+		d, _ := newDynamo(t, counter.DynamoOptions{Now: cfg.Now})
 		return d
 	})
 }

@@ -59,8 +59,9 @@ func (m *Memory) visitsLocked() *memVisits {
 	return v
 }
 
-// slot returns key's count, creating it within the key limit.
-func (m *Memory) slot(key string) (*atomic.Int64, error) {
+// slot returns key's count, creating it within the key limit if capped
+// (counting; the owner's edits are not capped).
+func (m *Memory) slot(key string, capped bool) (*atomic.Int64, error) {
 	m.mu.RLock()
 	c := m.counts[key]
 	m.mu.RUnlock()
@@ -73,7 +74,7 @@ func (m *Memory) slot(key string) (*atomic.Int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c = m.counts[key]; c == nil {
-		if m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
+		if capped && m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
 			return nil, fmt.Errorf("counter: new key %q: %w (limit %d)", key, ErrTooManyKeys, m.maxKeys)
 		}
 		c = new(atomic.Int64)
@@ -116,7 +117,8 @@ func CheckVisitID(id string) error {
 // VisitorExpiry is when a visitor marker (and the salt) of day expires.
 func VisitorExpiry(day Date) time.Time { return day.Time().Add(VisitorMarkerTTL) }
 
-// RecordVisit counts v; see [VisitStore].
+// RecordVisit counts v; see [VisitStore]. A zero v.Time is the store's
+// clock's now ([MemoryOptions.Now]).
 func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) {
 	if err := CheckVisit(v); err != nil {
 		return Stats{}, false, err
@@ -124,7 +126,10 @@ func (m *Memory) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	if err := ctx.Err(); err != nil {
 		return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, err)
 	}
-	c, err := m.slot(v.Key)
+	if v.Time.IsZero() {
+		v.Time = m.now()
+	}
+	c, err := m.slot(v.Key, true)
 	if err != nil {
 		return Stats{}, false, err
 	}
@@ -260,7 +265,7 @@ func (m *Memory) DaySalt(ctx context.Context, day Date, fresh []byte) ([]byte, e
 	m.visits.mu.Lock()
 	defer m.visits.mu.Unlock()
 	mv := m.visitsLocked()
-	now := time.Now()
+	now := m.now()
 	maps.DeleteFunc(mv.salts, func(d Date, _ []byte) bool { return d != day && !now.Before(VisitorExpiry(d)) })
 	if s, ok := mv.salts[day]; ok {
 		return slices.Clone(s), nil
@@ -349,7 +354,7 @@ func (m *Memory) SetCount(ctx context.Context, key string, n int64) (int64, erro
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("counter: set %q: %w", key, err)
 	}
-	c, err := m.slot(key)
+	c, err := m.slot(key, false)
 	if err != nil {
 		return 0, err
 	}
@@ -393,7 +398,7 @@ func (m *Memory) Import(ctx context.Context, r Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter: import %q: %w", r.Key, err)
 	}
-	c, err := m.slot(r.Key)
+	c, err := m.slot(r.Key, false)
 	if err != nil {
 		return err
 	}

@@ -136,7 +136,10 @@ type Visit struct {
 	// for Key within [VisitIDTTL], the visit counts nothing.
 	ID string
 	// Time is when the visit happened; markers written for it expire
-	// relative to it (see VisitorMarkerTTL and VisitIDTTL).
+	// relative to it (see VisitorMarkerTTL and VisitIDTTL). The zero Time
+	// means now, as the store's clock tells it (the Now option of every
+	// store, default time.Now); [Visitors] always sets it, from
+	// [VisitorOptions.Now].
 	Time time.Time
 }
 
@@ -175,12 +178,16 @@ type Record struct {
 	Key      string `json:"key"`
 	Count    int64  `json:"count"`
 	Visitors int64  `json:"visitors"`
-	// Days lists every day with numbers, oldest first.
+	// Days lists every day with numbers, oldest first. Export leaves out
+	// days whose count and visitors are both zero (an imported zero day
+	// reads as a day without visits).
 	Days []Day `json:"days"`
 }
 
 // Editor lets an owner see, move and fix counts (the counter command and
-// the admin routes). Markers and salts are not part of it.
+// the admin routes). Markers and salts are not part of it. A store's key
+// cap (made-up keys from visitors) never refuses the owner's SetCount or
+// Import: an owner restoring an export gets every key back.
 type Editor interface {
 	// SetCount sets key's count to n (n >= 0) atomically and returns the
 	// count it replaced. Visitors and days are kept.

@@ -34,6 +34,37 @@ type EditStore interface {
 // its Date unless a test says otherwise.
 const Day0 counter.Date = "2026-12-30"
 
+// Config is what [RunVisits] and [RunEditor] ask of the store they make.
+type Config struct {
+	// Now is the store's clock: the time of a visit whose Time is zero, and
+	// the time its sweeps and salts expire by. The suites set it to fixed
+	// times (noon UTC on Day0 unless a test moves it), so that no result
+	// depends on the day the suites run. Every store must use it.
+	Now func() time.Time
+	// MaxKeys, when above 0, caps the keys that counting may create, for a
+	// store with a key cap (RunEditor checks the owner's edits pass it); a
+	// store without a cap ignores it.
+	MaxKeys int
+}
+
+// clock is a settable clock for Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
 func noon(d counter.Date) time.Time { return d.Time().Add(12 * time.Hour) }
 
 // visitor returns a distinct, non-zero visitor id for i.
@@ -48,9 +79,38 @@ func visitOn(key string, d counter.Date, who int) counter.Visit {
 }
 
 // RunVisits runs the visitors and history suite. newStore returns a store in
-// which no key has been counted yet; it is called once per subtest.
-func RunVisits(t *testing.T, newStore func(t *testing.T) VisitStore) {
+// which no key has been counted yet, using cfg.Now as its clock; it is
+// called once per subtest.
+func RunVisits(t *testing.T, newStoreWith func(t *testing.T, cfg Config) VisitStore) {
 	ctx := context.Background()
+	newStore := func(t *testing.T) VisitStore {
+		t.Helper()
+		c := &clock{t: noon(Day0)}
+		return newStoreWith(t, Config{Now: c.Now})
+	}
+
+	t.Run("ZeroTimeIsStoreNow", func(t *testing.T) {
+		// A visit whose Time is zero happens now by the store's clock: its
+		// visit id and visitor markers expire by that clock.
+		c := &clock{t: noon(Day0)}
+		s := newStoreWith(t, Config{Now: c.Now})
+		v := counter.Visit{Key: "zero", Date: Day0, Visitor: visitor(1), ID: "z-1"}
+		mustVisit(t, s, v)
+		if _, ok, err := s.RecordVisit(ctx, v); err != nil || ok {
+			t.Fatalf("zero-Time visit id repeated at once: counted %v, error %v; want not counted", ok, err)
+		}
+		c.Set(noon(Day0).Add(counter.VisitIDTTL + time.Minute))
+		st := mustVisit(t, s, v) // the visit id expired; visitor 1 is still marked on Day0
+		if want := (counter.Stats{Key: "zero", Count: 2, Visitors: 1, Today: counter.Day{Date: Day0, Count: 2, Visitors: 1}}); st != want {
+			t.Fatalf("zero-Time visit %v after the first, by the store's clock, returned %+v, want %+v", counter.VisitIDTTL+time.Minute, st, want)
+		}
+		c.Set(Day0.Time().Add(counter.VisitorMarkerTTL + time.Minute))
+		v.ID = ""
+		st = mustVisit(t, s, v) // the visitor marker expired by the store's clock
+		if want := (counter.Stats{Key: "zero", Count: 3, Visitors: 2, Today: counter.Day{Date: Day0, Count: 3, Visitors: 2}}); st != want {
+			t.Fatalf("zero-Time visit after the visitor marker expired, by the store's clock, returned %+v, want %+v", st, want)
+		}
+	})
 
 	t.Run("SameVisitorConcurrent", func(t *testing.T) {
 		s := newStore(t)
@@ -340,10 +400,16 @@ func RunVisits(t *testing.T, newStore func(t *testing.T) VisitStore) {
 }
 
 // RunEditor runs the suite of the owner's edits: SetCount, Export, Import
-// and, if the store implements [counter.KeyLister], Keys.
-func RunEditor(t *testing.T, newStore func(t *testing.T) EditStore) {
+// and, if the store implements [counter.KeyLister], Keys. newStore returns
+// a store in which no key has been counted yet, configured by cfg.
+func RunEditor(t *testing.T, newStoreWith func(t *testing.T, cfg Config) EditStore) {
 	ctx := context.Background()
 	day1, day2 := Day0, Day0.AddDays(3)
+	newStore := func(t *testing.T) EditStore {
+		t.Helper()
+		c := &clock{t: noon(Day0)}
+		return newStoreWith(t, Config{Now: c.Now})
+	}
 
 	fill := func(t *testing.T, s EditStore) counter.Record {
 		t.Helper()
@@ -425,6 +491,61 @@ func RunEditor(t *testing.T, newStore func(t *testing.T) EditStore) {
 		}
 		checkRecord(t, after, counter.Record{Key: "home", Count: 10, Visitors: 7, Days: []counter.Day{
 			{Date: day1, Count: 6, Visitors: 4}, {Date: day2, Count: 2, Visitors: 2}}})
+	})
+
+	t.Run("ZeroDaysNotExported", func(t *testing.T) {
+		// A day imported with zero numbers reads as a day without visits:
+		// History shows zeros and Export leaves it out, in every store.
+		s := newStore(t)
+		fill(t, s)
+		zero := counter.Record{Key: "home", Count: 4, Visitors: 3, Days: []counter.Day{
+			{Date: day1.AddDays(1)}, {Date: day2, Count: 0, Visitors: 0}}}
+		if err := s.Import(ctx, zero); err != nil {
+			t.Fatalf("Import of zero days: %v", err)
+		}
+		got, err := s.Export(ctx, "home")
+		if err != nil {
+			t.Fatalf("Export: %v", err)
+		}
+		checkRecord(t, got, counter.Record{Key: "home", Count: 4, Visitors: 3, Days: []counter.Day{{Date: day1, Count: 3, Visitors: 2}}})
+		checkHistory(t, s, "home", day1, day1.AddDays(1), []counter.Day{{Date: day1, Count: 3, Visitors: 2}, {Date: day1.AddDays(1)}})
+	})
+
+	t.Run("OwnerEditsPassTheKeyCap", func(t *testing.T) {
+		// A key cap keeps made-up keys from visitors out; it never refuses
+		// the owner's SetCount or Import (restoring an export brings every
+		// key back).
+		c := &clock{t: noon(Day0)}
+		s := newStoreWith(t, Config{Now: c.Now, MaxKeys: 2})
+		mustVisit(t, s, visitOn("a", day1, 1))
+		mustIncrement(t, s, "b")
+		capped := false
+		if _, _, err := s.RecordVisit(ctx, visitOn("c", day1, 1)); errors.Is(err, counter.ErrTooManyKeys) {
+			capped = true
+		} else if err != nil {
+			t.Fatalf("visit of a third key: %v", err)
+		}
+		if old, err := s.SetCount(ctx, "set-by-owner", 7); err != nil || old != 0 {
+			t.Fatalf("SetCount of a new key past the key cap = %d, %v; want old 0, no error", old, err)
+		}
+		r := counter.Record{Key: "imported", Count: 9, Visitors: 4, Days: []counter.Day{{Date: day1, Count: 9, Visitors: 4}}}
+		if err := s.Import(ctx, r); err != nil {
+			t.Fatalf("Import of a new key past the key cap: %v", err)
+		}
+		got, err := s.Export(ctx, "imported")
+		if err != nil {
+			t.Fatalf("Export: %v", err)
+		}
+		checkRecord(t, got, r)
+		if st := mustStats(t, s, "set-by-owner", day1); st.Count != 7 {
+			t.Fatalf("count set by the owner past the key cap = %d, want 7", st.Count)
+		}
+		if capped {
+			// The owner's keys count as keys: visitors still cannot add one.
+			if _, _, err := s.RecordVisit(ctx, visitOn("d", day1, 1)); !errors.Is(err, counter.ErrTooManyKeys) {
+				t.Fatalf("visit of a new key past the cap after the owner's edits: error %v, want ErrTooManyKeys", err)
+			}
+		}
 	})
 
 	t.Run("ImportRefusesBadRecords", func(t *testing.T) {
