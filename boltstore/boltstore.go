@@ -94,6 +94,10 @@ type Options struct {
 	SweepInterval time.Duration
 	// Logger receives sweep failures. Default: slog.Default().
 	Logger *slog.Logger
+	// Now is the store's clock: the time of a visit whose Time is zero,
+	// and the time the sweep deletes expired markers and salts by. Default:
+	// time.Now.
+	Now func() time.Time
 }
 
 // Store is a store in a bbolt file. Make one with [Open]; it is safe for
@@ -103,6 +107,7 @@ type Store struct {
 	maxKeys    uint64 // 0: no cap
 	maxMarkers uint64 // 0: no cap
 	log        *slog.Logger
+	now        func() time.Time
 
 	// writing counts the writes under way. One that finds no other commits
 	// at once with db.Update; the others share transactions through
@@ -201,6 +206,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	_, statErr := os.Stat(path) //nolint:gosec // the caller names its own file
 	creating := errors.Is(statErr, os.ErrNotExist)
 	db, err := bolt.Open(path, opts.FileMode, &bolt.Options{Timeout: opts.LockTimeout})
@@ -234,6 +242,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s := &Store{
 		db:    db,
 		log:   opts.Logger,
+		now:   opts.Now,
 		stop:  make(chan struct{}),
 		swept: make(chan struct{}),
 	}

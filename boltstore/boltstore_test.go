@@ -28,8 +28,14 @@ import (
 	"github.com/resumecounter/counter/countertest"
 )
 
+// open opens the store at path for a test. Its clock, unless opts sets
+// one, stands at noon UTC on day1, the day the tests count on, so that no
+// test depends on the day it runs.
 func open(t testing.TB, path string, opts Options) *Store {
 	t.Helper()
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return at(day1, 12) }
+	}
 	s, err := Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -48,11 +54,15 @@ func TestConformance(t *testing.T) {
 }
 
 func TestVisitsConformance(t *testing.T) {
-	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return tempStore(t, Options{}) })
+	countertest.RunVisits(t, func(t *testing.T, cfg countertest.Config) countertest.VisitStore {
+		return tempStore(t, Options{Now: cfg.Now, MaxKeys: cfg.MaxKeys})
+	})
 }
 
 func TestEditorConformance(t *testing.T) {
-	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return tempStore(t, Options{}) })
+	countertest.RunEditor(t, func(t *testing.T, cfg countertest.Config) countertest.EditStore {
+		return tempStore(t, Options{Now: cfg.Now, MaxKeys: cfg.MaxKeys})
+	})
 }
 
 func TestReopenKeepsCounts(t *testing.T) {

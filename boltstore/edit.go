@@ -47,7 +47,8 @@ func (s *Store) SetCount(ctx context.Context, key string, n int64) (int64, error
 	return old, nil
 }
 
-// Export returns everything the store holds for key, days oldest first.
+// Export returns everything the store holds for key, days oldest first
+// (days with zero numbers left out).
 func (s *Store) Export(ctx context.Context, key string) (counter.Record, error) {
 	if err := counter.CheckKey(key); err != nil {
 		return counter.Record{}, err
@@ -70,6 +71,9 @@ func (s *Store) Export(ctx context.Context, key string) (counter.Record, error) 
 			d, err := decodeDay(v)
 			if err != nil {
 				return err
+			}
+			if d.Count == 0 && d.Visitors == 0 {
+				continue // an imported zero day: as if without visits
 			}
 			d.Date = counter.Date(k[len(prefix):])
 			r.Days = append(r.Days, d)

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/boltstore"
@@ -17,7 +18,9 @@ func ExampleStore_RecordVisit() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	store, err := boltstore.Open(filepath.Join(dir, "counter.db"), boltstore.Options{})
+	// A fixed clock, so that the example's day is today for the store.
+	noon := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	store, err := boltstore.Open(filepath.Join(dir, "counter.db"), boltstore.Options{Now: func() time.Time { return noon }})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func (s *Store) sweeper(interval time.Duration) {
 		case <-t.C:
 		}
 		for {
-			n, err := s.sweep(time.Now())
+			n, err := s.sweep(s.now())
 			if err != nil {
 				s.log.Error("boltstore: sweep expired markers", "err", err)
 				break

@@ -18,7 +18,7 @@ import (
 // together or not at all. See [counter.VisitStore]. A visit that needs a
 // new marker past [Options.MaxMarkers] fails with an error wrapping
 // counter.ErrMarkersFull and writes nothing; counter.Visitors then counts
-// it as a hit only.
+// it as a hit only. A zero v.Time is now by [Options.Now].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
@@ -28,7 +28,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	}
 	at := v.Time
 	if at.IsZero() {
-		at = time.Now()
+		at = s.now()
 	}
 	key := []byte(v.Key)
 	dayKey := dayKey(v.Key, v.Date)
@@ -214,8 +214,10 @@ func (s *Store) Stats(ctx context.Context, key string, today counter.Date) (coun
 // frees, so a salt written there could outlive its deletion, and with it
 // the link from visitor ids to addresses. One process holds the file, so
 // memory is shared by every caller; a restart starts a new salt, and a
-// visitor seen before it that day counts once more. Salts are dropped
-// counter.VisitorMarkerTTL after the start of their day.
+// visitor seen before it that day counts once more. Salts of other days
+// are dropped counter.VisitorMarkerTTL after the start of their day (by
+// [Options.Now]); the day asked for is kept, so that racing callers get
+// one salt whatever the day.
 func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]byte, error) {
 	if !day.Valid() {
 		return nil, fmt.Errorf("boltstore: day salt: %w: %q", counter.ErrInvalidDate, day)
@@ -231,9 +233,9 @@ func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]
 	if s.salts == nil {
 		s.salts = make(map[counter.Date][]byte)
 	}
-	now := time.Now()
+	now := s.now()
 	for d := range s.salts {
-		if !now.Before(counter.VisitorExpiry(d)) {
+		if d != day && !now.Before(counter.VisitorExpiry(d)) {
 			delete(s.salts, d)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -403,31 +404,37 @@ func TestSweepBounded(t *testing.T) {
 	checkMarkers(t, s, 0, 0)
 }
 
+// Racing DaySalt calls get one salt, also for a day whose salt has expired
+// by the store's clock (the day a fixed-date test asks for, once the date
+// has moved on: the defect of issue 15).
 func TestDaySalt(t *testing.T) {
 	ctx := context.Background()
-	s := tempStore(t, Options{})
 	a, b := bytes.Repeat([]byte{1}, counter.SaltLen), bytes.Repeat([]byte{2}, counter.SaltLen)
-	var wg sync.WaitGroup
-	got := make([][]byte, 16)
-	for i := range got {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fresh := a
-			if i%2 == 1 {
-				fresh = b
+	var s *Store
+	for _, now := range []time.Time{at(day1, 12), at(day1.AddDays(3), 0)} {
+		s = tempStore(t, Options{Now: func() time.Time { return now }})
+		var wg sync.WaitGroup
+		got := make([][]byte, 16)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fresh := a
+				if i%2 == 1 {
+					fresh = b
+				}
+				salt, err := s.DaySalt(ctx, day1, fresh)
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = salt
+			}()
+		}
+		wg.Wait()
+		for _, g := range got {
+			if !bytes.Equal(g, got[0]) {
+				t.Fatalf("racing DaySalt calls at %v got different salts", now)
 			}
-			salt, err := s.DaySalt(ctx, day1, fresh)
-			if err != nil {
-				t.Error(err)
-			}
-			got[i] = salt
-		}()
-	}
-	wg.Wait()
-	for _, g := range got {
-		if !bytes.Equal(g, got[0]) {
-			t.Fatalf("racing DaySalt calls got different salts")
 		}
 	}
 	if salt, _ := s.DaySalt(ctx, day1.AddDays(1), b); !bytes.Equal(salt, b) {
@@ -637,8 +644,9 @@ func TestPrivacyFileBytes(t *testing.T) {
 		{"198.51.100.23", "Mozilla/5.0 (iPhone) SecretAgentString/42"},
 	}
 	// Through counter.Visitors, as the handlers count: it computes the
-	// visitor ids from the address and the User-Agent.
-	vis := counter.NewVisitors(s, counter.VisitorOptions{TrustProxy: 1})
+	// visitor ids from the address and the User-Agent. Its clock is the
+	// store's, so that every visit falls on one day.
+	vis := counter.NewVisitors(s, counter.VisitorOptions{TrustProxy: 1, Now: s.now})
 	for i, c := range clients {
 		for _, key := range []string{"home", "about"} {
 			r := httptest.NewRequest(http.MethodGet, "/api/"+key, nil)
@@ -683,12 +691,13 @@ func TestPrivacyFileBytes(t *testing.T) {
 func TestSaltNeverInFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "counter.db")
-	s, err := Open(path, Options{})
+	now := at(day1, 12)
+	s, err := Open(path, Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	salt := []byte("SALT-that-must-not-outlive-48-h!")
-	today := counter.DateOf(time.Now().UTC())
+	today := day1
 	if got, err := s.DaySalt(ctx, today, salt); err != nil || !bytes.Equal(got, salt) {
 		t.Fatalf("DaySalt = %q, %v", got, err)
 	}
@@ -698,11 +707,19 @@ func TestSaltNeverInFile(t *testing.T) {
 	if got, _ := s.DaySalt(ctx, today, bytes.Repeat([]byte{1}, counter.SaltLen)); !bytes.Equal(got, salt) {
 		t.Fatal("the day's salt changed within the process")
 	}
-	old := counter.Date("2020-01-01")
-	for _, b := range []byte{1, 2} {
-		if got, _ := s.DaySalt(ctx, old, bytes.Repeat([]byte{b}, counter.SaltLen)); got[0] != b {
-			t.Fatal("the salt of a day past VisitorMarkerTTL was kept")
+	// A day past VisitorMarkerTTL keeps its salt while asked for (racing
+	// callers agree), and loses it once another day is asked for.
+	old := day1.AddDays(-3)
+	for range 2 {
+		if got, _ := s.DaySalt(ctx, old, bytes.Repeat([]byte{1}, counter.SaltLen)); got[0] != 1 {
+			t.Fatal("the salt of a day past VisitorMarkerTTL changed between two calls")
 		}
+	}
+	if _, err := s.DaySalt(ctx, today, salt); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.DaySalt(ctx, old, bytes.Repeat([]byte{2}, counter.SaltLen)); got[0] != 2 {
+		t.Fatal("the salt of a day past VisitorMarkerTTL was kept")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -746,5 +763,34 @@ func TestHandlerTimeoutWithSlowCommit(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request still waits for the commit 10s after its 50ms Timeout")
+	}
+}
+
+// The background sweep deletes markers by the store's clock (Options.Now),
+// not the machine's: a fixed-date test's markers stay while its clock says
+// they are live, however far the machine's date has moved on.
+func TestSweepByStoreClock(t *testing.T) {
+	var now atomic.Int64
+	now.Store(at(day1, 12).UnixNano())
+	s := tempStore(t, Options{SweepInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()).UTC() }})
+	mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(1), ID: "view-1"})
+	time.Sleep(50 * time.Millisecond) // many sweeps
+	checkMarkers(t, s, 1, 1)
+	if _, counted := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(1)}); !counted {
+		t.Fatal("a visit was not counted")
+	}
+	now.Store(at(day1.AddDays(3), 0).UnixNano())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var vm, ids int
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			vm, ids = tx.Bucket(bucketVisitorMarks).Stats().KeyN, tx.Bucket(bucketIDs).Stats().KeyN
+			return nil
+		})
+		if vm == 0 && ids == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("markers expired by the store's clock still there after 10 s: %d visitor, %d visit id", vm, ids)
+		}
 	}
 }
