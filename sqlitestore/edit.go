@@ -39,8 +39,8 @@ func (s *Store) SetCount(ctx context.Context, key string, n int64) (int64, error
 	return old, nil
 }
 
-// Export returns everything the store holds for key, days oldest first,
-// read in one transaction.
+// Export returns everything the store holds for key, days oldest first
+// (days with zero numbers left out), read in one transaction.
 func (s *Store) Export(ctx context.Context, key string) (counter.Record, error) {
 	if err := counter.CheckKey(key); err != nil {
 		return counter.Record{}, err
@@ -58,7 +58,7 @@ func (s *Store) Export(ctx context.Context, key string) (counter.Record, error) 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return counter.Record{}, fmt.Errorf("sqlitestore: export %q: %w", key, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT date, count, visitors FROM days WHERE key = ? ORDER BY date`, key)
+	rows, err := tx.QueryContext(ctx, `SELECT date, count, visitors FROM days WHERE key = ? AND (count <> 0 OR visitors <> 0) ORDER BY date`, key)
 	if err != nil {
 		return counter.Record{}, fmt.Errorf("sqlitestore: export %q: %w", key, err)
 	}

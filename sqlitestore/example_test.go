@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/sqlitestore"
@@ -48,7 +49,9 @@ func ExampleStore_RecordVisit() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	store, err := sqlitestore.Open(filepath.Join(dir, "counter.sqlite"), sqlitestore.Options{})
+	// A fixed clock, so that the example's day is today for the store.
+	noon := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	store, err := sqlitestore.Open(filepath.Join(dir, "counter.sqlite"), sqlitestore.Options{Now: func() time.Time { return noon }})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -83,6 +83,10 @@ type Options struct {
 	SweepInterval time.Duration
 	// Logger receives sweep failures. Default: slog.Default().
 	Logger *slog.Logger
+	// Now is the store's clock: the time of a visit whose Time is zero,
+	// and the time the sweep deletes expired markers and salts by. Default:
+	// time.Now.
+	Now func() time.Time
 }
 
 // Store is a store in a SQLite file. Make one with [Open]; it is safe for
@@ -94,6 +98,7 @@ type Store struct {
 	maxMarkers int64   // 0: no cap
 	busy       time.Duration
 	log        *slog.Logger
+	now        func() time.Time
 
 	incr *sql.Stmt // the increment statement, prepared on the writer
 
@@ -232,6 +237,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	_, statErr := os.Stat(path) //nolint:gosec // the caller names its own file
 	creating := errors.Is(statErr, os.ErrNotExist)
 	w, err := sql.Open("sqlite", dsn(path, writeBusyTimeout, true))
@@ -242,7 +250,7 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, stop: make(chan struct{}), swept: make(chan struct{})}
+	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, now: opts.Now, stop: make(chan struct{}), swept: make(chan struct{})}
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,8 +30,14 @@ import (
 	"github.com/resumecounter/counter/countertest"
 )
 
+// open opens the store at path for a test. Its clock, unless opts sets
+// one, stands at noon UTC on day1, the day the tests count on, so that no
+// test depends on the day it runs.
 func open(t testing.TB, path string, opts Options) *Store {
 	t.Helper()
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return at(day1, 12) }
+	}
 	s, err := Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +56,15 @@ func TestConformance(t *testing.T) {
 }
 
 func TestVisitsConformance(t *testing.T) {
-	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return tempStore(t, Options{}) })
+	countertest.RunVisits(t, func(t *testing.T, cfg countertest.Config) countertest.VisitStore {
+		return tempStore(t, Options{Now: cfg.Now, MaxKeys: cfg.MaxKeys})
+	})
 }
 
 func TestEditorConformance(t *testing.T) {
-	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return tempStore(t, Options{}) })
+	countertest.RunEditor(t, func(t *testing.T, cfg countertest.Config) countertest.EditStore {
+		return tempStore(t, Options{Now: cfg.Now, MaxKeys: cfg.MaxKeys})
+	})
 }
 
 var day1 = counter.Date("2026-12-01")
@@ -682,7 +693,7 @@ func TestPrivacyFileBytes(t *testing.T) {
 	}
 	// Through counter.Visitors, as the handlers count: it computes the
 	// visitor ids from the address and the User-Agent.
-	vis := counter.NewVisitors(s, counter.VisitorOptions{TrustProxy: 1})
+	vis := counter.NewVisitors(s, counter.VisitorOptions{TrustProxy: 1, Now: s.now}) // one day for every visit
 	for i, c := range clients {
 		for _, key := range []string{"home", "about"} {
 			r := httptest.NewRequest(http.MethodGet, "/api/"+key, nil)
@@ -907,4 +918,29 @@ func killChild(path string) {
 	}
 	wg.Wait()
 	os.Exit(0)
+}
+
+// The background sweep deletes markers by the store's clock (Options.Now),
+// not the machine's: a fixed-date test's markers stay while its clock says
+// they are live, however far the machine's date has moved on.
+func TestSweepByStoreClock(t *testing.T) {
+	var now atomic.Int64
+	now.Store(at(day1, 12).UnixNano())
+	s := tempStore(t, Options{SweepInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()).UTC() }})
+	mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(1), ID: "view-1"})
+	time.Sleep(50 * time.Millisecond) // many sweeps
+	checkTallies(t, s, 1, 1)
+	now.Store(at(day1.AddDays(3), 0).UnixNano())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var marks int
+		if err := s.r.QueryRow(`SELECT (SELECT count(*) FROM visitor_marks) + (SELECT count(*) FROM visit_ids)`).Scan(&marks); err != nil {
+			t.Fatal(err)
+		}
+		if marks == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d markers expired by the store's clock still there after 10 s", marks)
+		}
+	}
 }

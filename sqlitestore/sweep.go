@@ -24,7 +24,7 @@ func (s *Store) sweeper(interval time.Duration) {
 		case <-t.C:
 		}
 		for {
-			n, err := s.sweep(context.Background(), time.Now())
+			n, err := s.sweep(context.Background(), s.now())
 			if err != nil {
 				s.log.Error("sqlitestore: sweep expired markers", "err", err)
 				break

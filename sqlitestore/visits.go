@@ -15,7 +15,8 @@ import (
 // v.Date's numbers and the markers change together or not at all. See
 // [counter.VisitStore]. A visit that needs a new marker past
 // [Options.MaxMarkers] fails with an error wrapping counter.ErrMarkersFull
-// and writes nothing; counter.Visitors then counts it as a hit only.
+// and writes nothing; counter.Visitors then counts it as a hit only. A zero
+// v.Time is now by [Options.Now].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
@@ -25,7 +26,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	}
 	at := v.Time
 	if at.IsZero() {
-		at = time.Now()
+		at = s.now()
 	}
 	var (
 		st      counter.Stats
