@@ -50,6 +50,10 @@ type Options struct {
 	// SweepLimit is the most rows one sweep deletes from each table, so a
 	// sweep stays short however many markers expired. Default: 1000.
 	SweepLimit int
+	// Now is the store's clock: the time of a visit whose Time is zero,
+	// and the time the background sweep deletes expired markers and salts
+	// by. Default: time.Now.
+	Now func() time.Time
 }
 
 // Store is a counter store in PostgreSQL. It is safe for concurrent use by
@@ -92,6 +96,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 	}
 	if opts.SweepLimit <= 0 {
 		opts.SweepLimit = 1000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	s := &Store{pool: pool, opts: opts, sql: newQueries(opts.Prefix), stop: make(chan struct{})}
 	if opts.SweepInterval > 0 {
@@ -321,13 +328,17 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 	return c, nil
 }
 
-// RecordVisit counts v in one statement; see [counter.VisitStore].
+// RecordVisit counts v in one statement; see [counter.VisitStore]. A zero
+// v.Time is now by [Options.Now].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return counter.Stats{}, false, fmt.Errorf("pgstore: visit of %q: %w", v.Key, err)
+	}
+	if v.Time.IsZero() {
+		v.Time = s.opts.Now()
 	}
 	var vmark string
 	if !v.Visitor.IsZero() {
@@ -556,7 +567,7 @@ func (s *Store) sweepLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_, _ = s.Sweep(ctx, time.Now()) // a failed sweep is retried next time; reads ignore expired rows
+			_, _ = s.Sweep(ctx, s.opts.Now()) // a failed sweep is retried next time; reads ignore expired rows
 			cancel()
 		}
 	}

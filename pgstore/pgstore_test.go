@@ -40,7 +40,14 @@ func testPool(tb testing.TB) *pgxpool.Pool {
 // shared server.
 func newStore(tb testing.TB, pool *pgxpool.Pool) *Store {
 	tb.Helper()
-	s, err := New(pool, Options{Prefix: fmt.Sprintf("t%d_%d_", os.Getpid(), seq.Add(1))})
+	return newStoreWith(tb, pool, Options{})
+}
+
+// newStoreWith is newStore with opts; the prefix is its own.
+func newStoreWith(tb testing.TB, pool *pgxpool.Pool, opts Options) *Store {
+	tb.Helper()
+	opts.Prefix = fmt.Sprintf("t%d_%d_", os.Getpid(), seq.Add(1))
+	s, err := New(pool, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -60,12 +67,16 @@ func TestConformance(t *testing.T) {
 
 func TestVisits(t *testing.T) {
 	pool := testPool(t)
-	countertest.RunVisits(t, func(t *testing.T) countertest.VisitStore { return newStore(t, pool) })
+	countertest.RunVisits(t, func(t *testing.T, cfg countertest.Config) countertest.VisitStore {
+		return newStoreWith(t, pool, Options{Now: cfg.Now})
+	})
 }
 
 func TestEditor(t *testing.T) {
 	pool := testPool(t)
-	countertest.RunEditor(t, func(t *testing.T) countertest.EditStore { return newStore(t, pool) })
+	countertest.RunEditor(t, func(t *testing.T, cfg countertest.Config) countertest.EditStore {
+		return newStoreWith(t, pool, Options{Now: cfg.Now})
+	})
 }
 
 func TestOverflow(t *testing.T) {
@@ -195,5 +206,37 @@ func TestSchemaDocumented(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), "```sql\n"+schema(DefaultPrefix)+"```") {
 		t.Fatalf("docs/stores-servers.md does not show the schema Migrate runs:\n%s", schema(DefaultPrefix))
+	}
+}
+
+// The background sweep deletes markers by the store's clock (Options.Now),
+// not the machine's: a fixed-date test's markers stay while its clock says
+// they are live, however far the machine's date has moved on.
+func TestSweepByStoreClock(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	day := counter.Date("2026-12-01")
+	var now atomic.Int64
+	now.Store(day.Time().Add(12 * time.Hour).UnixNano())
+	s := newStoreWith(t, pool, Options{SweepInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()).UTC() }})
+	if _, ok, err := s.RecordVisit(ctx, counter.Visit{Key: "k", Date: day, Visitor: counter.VisitorID{1}, ID: "view-1"}); err != nil || !ok {
+		t.Fatalf("RecordVisit: %v, %v", ok, err)
+	}
+	marks := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+s.opts.Prefix+`marks`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	time.Sleep(100 * time.Millisecond) // many sweeps
+	if n := marks(); n != 2 {
+		t.Fatalf("%d markers after sweeps by a clock at which they are live, want 2", n)
+	}
+	now.Store(day.Time().Add(72 * time.Hour).UnixNano())
+	for deadline := time.Now().Add(10 * time.Second); marks() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("markers expired by the store's clock still there after 10 s")
+		}
 	}
 }
