@@ -48,6 +48,11 @@ type Options struct {
 	// '-', '.' and ':', at most 64 bytes (no braces, which would change the
 	// hash slot, and no glob characters). Default: DefaultPrefix ("counter").
 	Prefix string
+	// Now is the store's clock: the time of a visit whose Time is zero, and
+	// the time a new day salt's life is counted from. Markers and salts get
+	// Redis expiries relative to it, so Redis's own clock may differ.
+	// Default: time.Now.
+	Now func() time.Time
 }
 
 // Store is a counter store in Redis. It is safe for concurrent use by many
@@ -55,6 +60,7 @@ type Options struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	now    func() time.Time
 	owned  bool
 }
 
@@ -84,7 +90,10 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if !prefixRE.MatchString(opts.Prefix) {
 		return nil, fmt.Errorf("redisstore: prefix %q: want 1 to 64 letters, digits, '_', '-', '.' or ':'", opts.Prefix)
 	}
-	return &Store{client: client, prefix: opts.Prefix}, nil
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{client: client, prefix: opts.Prefix, now: opts.Now}, nil
 }
 
 // Open connects to the Redis server at url (redis://host:port/0,
@@ -246,13 +255,17 @@ local d = redis.call('HMGET', KEYS[3], cf, vf)
 return {counted, redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) or '0', d[1] or '0', d[2] or '0'}
 `)
 
-// RecordVisit counts v with one script; see [counter.VisitStore].
+// RecordVisit counts v with one script; see [counter.VisitStore]. A zero
+// v.Time is now by [Options.Now].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return counter.Stats{}, false, fmt.Errorf("redisstore: visit of %q: %w", v.Key, err)
+	}
+	if v.Time.IsZero() {
+		v.Time = s.now()
 	}
 	idExp := v.Time.Add(counter.VisitIDTTL)
 	visExp := counter.VisitorExpiry(v.Date)
@@ -387,7 +400,7 @@ func (s *Store) DaySalt(ctx context.Context, day counter.Date, fresh []byte) ([]
 	}
 	// A salt lives until 48 h after its day starts, and at least a minute
 	// so that callers racing for an old day still agree.
-	life := max(time.Until(counter.VisitorExpiry(day)), time.Minute)
+	life := max(counter.VisitorExpiry(day).Sub(s.now()), time.Minute)
 	old, err := s.client.SetArgs(ctx, s.saltKey(day), fresh, redis.SetArgs{Mode: "NX", Get: true, TTL: life}).Result()
 	if errors.Is(err, redis.Nil) {
 		return slices.Clone(fresh), nil
