@@ -105,7 +105,8 @@ func TestVisitDoesNotAllocate(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	ctx := context.Background()
-	v := NewVisitors(NewMemory(), VisitorOptions{})
+	noon := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) // a fixed clock: a new day would fetch a new salt
+	v := NewVisitors(NewMemory(), VisitorOptions{Now: func() time.Time { return noon }})
 	r := httptest.NewRequest(http.MethodGet, "/count", nil)
 	r.RemoteAddr = "192.0.2.1:1234"
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")

@@ -628,7 +628,8 @@ func TestVisitorsMarkersFull(t *testing.T) {
 
 func TestVisitorsIncrementer(t *testing.T) {
 	store := newFakeVisits()
-	v := counter.NewVisitors(store, counter.VisitorOptions{})
+	clock := &fixedClock{t: time.Date(2026, 12, 1, 23, 59, 59, 0, time.UTC)} // a second before midnight: only a fixed clock stays on the day
+	v := counter.NewVisitors(store, counter.VisitorOptions{Now: clock.Now})
 	ctx := context.Background()
 	for i := range 3 {
 		n, err := v.Increment(ctx, "home")
