@@ -2,7 +2,8 @@
 # Installs and starts everything the tests need on a fresh Debian machine,
 # then runs every test: no tracked file over 1 MB, go vet, golangci-lint,
 # govulncheck, go test -race (dynalite, the Lambda emulator and Chromium
-# included) and short fuzz runs, with Go 1.27.3 (scripts/setup.sh).
+# included), the date-sensitive tests with the clock moved (scripts/clock.sh)
+# and short fuzz runs, with Go 1.27.3 (scripts/setup.sh).
 # Run from anywhere:
 #   bash scripts/test.sh
 set -euo pipefail
@@ -69,6 +70,11 @@ for m in "${modules[@]}"; do govulncheck -C "$m" -db "file://$root/.tools/vulndb
 
 say "go test -race ./... ./pgstore/... ./cmd/counter/..."
 go test -race -count=1 -timeout 20m ./... ./pgstore/... ./cmd/counter/...
+
+# No test may depend on the date, the hour or the time zone: the root
+# package, every store and the counter command again with Go's clock moved
+# (a year ahead, across New Year, a daylight-saving change, far zones).
+bash scripts/clock.sh
 
 # --- Short bounded fuzz runs; each target is listed as "package FuzzName".
 # The budget is a count of executions, not a time (2,000 to 9,000 a second
