@@ -43,10 +43,16 @@ func newStore(tb testing.TB, pool *pgxpool.Pool) *Store {
 	return newStoreWith(tb, pool, Options{})
 }
 
-// newStoreWith is newStore with opts; the prefix is its own.
+// newStoreWith is newStore with opts; the prefix is its own. Unless opts
+// sets a clock, the store's stands at noon UTC on 2026-12-01, before every
+// date the tests count on, so that its sweep never deletes their markers
+// however far the machine's date has moved on.
 func newStoreWith(tb testing.TB, pool *pgxpool.Pool, opts Options) *Store {
 	tb.Helper()
 	opts.Prefix = fmt.Sprintf("t%d_%d_", os.Getpid(), seq.Add(1))
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
+	}
 	s, err := New(pool, opts)
 	if err != nil {
 		tb.Fatal(err)
