@@ -105,11 +105,13 @@ func (b *syncBuffer) String() string {
 }
 
 // baseEnv is a clean environment: no AWS profile or credentials of the
-// machine, a free port on loopback.
+// machine, a free port on loopback. The time zone and the moved clock of
+// scripts/clock.sh pass through, so that the server runs where the test
+// does.
 func baseEnv(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
-	return []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"COUNTER_HOST=127.0.0.1",
@@ -118,6 +120,12 @@ func baseEnv(t *testing.T) []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
+	for _, k := range []string{"TZ", "FAKECLOCK_OFFSET", "FAKECLOCK_START"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // launch starts counter serve with env added to baseEnv, without waiting.
