@@ -7,6 +7,7 @@
 //	go run ./internal/release modules
 //	go run ./internal/release proxy -o DIR -version v0.0.0-releasecheck
 //	go run ./internal/release tidy
+//	go run ./internal/release pin -version v0.1.0
 //
 // modules prints the published modules in dependency order, one "dir path"
 // line each (scripts/release.sh tags them in that order).
@@ -23,6 +24,15 @@
 // (go.work ties the working trees; the release fills them in). Outside
 // go.work, a module that requires a version of the root that is not yet
 // published cannot be tidied by the go command itself.
+//
+// pin is the release's step (scripts/release.sh): with every module's
+// requirements of the others already set to the version being released
+// (and go.work's replaces with them), it tidies each module, in dependency
+// order, against a proxy of the working tree at that version, and writes
+// go.mod and go.sum back with the others' real go.sum lines: the hashes the
+// Go module proxy will compute from the tags, since the tags are made on the
+// commit of these very files. One commit then holds every module as
+// released, and every tag goes on it.
 //
 // Files are those git would commit: tracked and untracked files that no
 // .gitignore excludes, as they are in the working tree.
@@ -57,7 +67,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: release modules | proxy -o DIR -version V | tidy")
+		return errors.New("usage: release modules | proxy -o DIR -version V | tidy | pin -version V")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ExitOnError)
 	out := fs.String("o", "", "proxy directory to write (proxy); a temporary one by default")
@@ -79,18 +89,18 @@ func run(args []string) error {
 			fmt.Printf("%s %s\n", m.dir, m.path)
 		}
 		return nil
-	case "proxy", "tidy":
+	case "proxy", "tidy", "pin":
 		if !semverOK(*version) {
 			return fmt.Errorf("-version %q is not a canonical semantic version", *version)
 		}
 		dir := *out
-		if dir == "" || args[0] == "tidy" {
+		if dir == "" {
 			if dir, err = os.MkdirTemp("", "release-proxy-"); err != nil {
 				return err
 			}
 			defer os.RemoveAll(dir)
 		}
-		b := builder{root: root, proxy: dir, version: *version, tidy: args[0] == "tidy"}
+		b := builder{root: root, proxy: dir, version: *version, tidy: args[0] == "tidy", pin: args[0] == "pin"}
 		return b.build(mods)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
@@ -207,8 +217,9 @@ func published(root string) ([]*mod, error) {
 
 type builder struct {
 	root, proxy, version string
-	modcache             string // the go command's module cache while building
-	tidy                 bool
+	modcache             string               // the go command's module cache while building
+	tidy                 bool                 // write go.mod and go.sum back, siblings as they were
+	pin                  bool                 // write go.mod and go.sum back, siblings at version
 	sums                 map[string][2]string // module path -> zip hash, go.mod hash at b.version
 }
 
@@ -324,7 +335,28 @@ func (b *builder) module(m *mod, siblings map[string]bool) error {
 	before, _ := os.ReadFile(gomod)
 	beforeSum, _ := os.ReadFile(gosum)
 
-	if b.tidy {
+	if b.pin {
+		for _, r := range m.gomod.Require {
+			if siblings[r.Mod.Path] && r.Mod.Version != b.version {
+				return fmt.Errorf("requires %s %s, not %s: set every requirement of the modules of go.work to the version first", r.Mod.Path, r.Mod.Version, b.version)
+			}
+		}
+		if err := b.goCmd(stage, "mod", "tidy"); err != nil {
+			return err
+		}
+		for _, name := range []string{"go.mod", "go.sum"} {
+			data, err := os.ReadFile(filepath.Join(stage, name))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(b.root, m.dir, name), data, 0o644); err != nil {
+				return err
+			}
+		}
+	} else if b.tidy {
 		if err := b.goCmd(stage, "mod", "tidy"); err != nil {
 			return err
 		}
