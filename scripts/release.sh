@@ -10,14 +10,14 @@
 #      to that version, and tidies every module against a proxy of the working
 #      tree at that version, so that each go.sum holds the hashes the Go module
 #      proxy will compute from the tags (internal/release pin);
-#   3. reports API changes of each module against its previous tag with
+#   3. commits the go.mod, go.sum and go.work files ("Release vX.Y.Z");
+#   4. reports API changes of each module against its previous tag with
 #      gorelease, which fails where the version does not follow them and
-#      suggests the version that does;
-#   4. commits the go.mod, go.sum and go.work files ("Release vX.Y.Z");
+#      suggests the version that does (the commit is then undone);
 #   5. runs scripts/release-check.sh on that commit;
 #   6. tags every module on it (vX.Y.Z, boltstore/vX.Y.Z, cmd/counter/vX.Y.Z, ...)
 #      and prints the one push command that publishes them.
-# Nothing is pushed. To stop after step 3, with the tree as step 2 left it:
+# Nothing is pushed. To stop after step 4, with the tree as step 2 left it:
 #   bash scripts/release.sh -n v0.1.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,17 +63,13 @@ for line in "${mods[@]}"; do
     needed[$dep]=1
   done
 done
-# go.work: one replace for each module another requires, at $version.
-for old in $(go work edit -json | awk '
-    /"Old": \{/ { inold = 1; next }
-    inold && /"Path":/ { gsub(/[",]/, "", $2); p = $2 }
-    inold && /"Version":/ { gsub(/[",]/, "", $2); v = $2 }
-    inold && /\}/ { inold = 0; if (v != "") print p "@" v; p = v = "" }'); do
-  [ -n "${dir_of[${old%@*}]:-}" ] && go work edit -dropreplace="$old"
-done
+# go.work: one replace for each module another requires, at $version (the
+# versions of those there are rewritten in place; missing ones are added).
+sed -E -i "s#^([[:space:]]*(replace[[:space:]]+)?github\.com/resumecounter/counter[^[:space:]]*) v[^[:space:]]+ => #\1 $version => #" go.work
 for dep in "${!needed[@]}"; do
   dir=${dir_of[$dep]}
-  go work edit -replace="$dep@$version=./${dir#.}"
+  grep -Eq "^[[:space:]]*(replace[[:space:]]+)?$dep $version => " go.work ||
+    go work edit -replace="$dep@$version=./${dir#.}"
 done
 proxy=$(mktemp -d)
 trap 'chmod -R u+w "$proxy" 2>/dev/null; rm -rf "$proxy"' EXIT
@@ -82,17 +78,22 @@ say "2. go.mod and go.sum of every module as released (internal/release pin)"
 go run ./internal/release pin -o "$proxy/pin" -version "$version"
 git --no-pager diff --stat
 
-say "3. API changes against the previous tags (gorelease $gorelease_version)"
+say "3. commit (gorelease reads committed files only)"
+git commit -q -am "Release $version: the modules require each other at $version"
+git --no-pager log --oneline -1
+
+say "4. API changes against the previous tags (gorelease $gorelease_version)"
 go_tool gorelease "$gorelease_version" golang.org/x/exp/cmd/gorelease
-# gorelease reads the module being released from the working tree and the
+# gorelease reads the module being released from the repository and the
 # previous release from the Go module proxy; the other modules of this
-# repository at $version come from the proxy pin built.
-rm -f "$proxy"/pin/*/*/*/@v/list "$proxy"/pin/*/*/*/*/@v/list "$proxy"/pin/*/*/*/*/*/@v/list
+# repository at $version come from the proxy pin built (without version
+# lists, so that $version counts as not yet released).
+find "$proxy/pin" -name list -delete
 api_ok=true
 for line in "${mods[@]}"; do
   dir=${line%% *} path=${line#* }
   prefix=""; [ "$dir" = . ] || prefix="$dir/"
-  prev=$(git tag -l "${prefix}v*" | sed "s|^$prefix||" | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tail -1)
+  prev=$(git tag -l "${prefix}v*" | sed "s|^$prefix||" | { grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' || true; } | sort -V | tail -1)
   echo "-- $path: previous ${prev:-none}, proposed $version"
   base=none; [ -n "$prev" ] && base=$prev
   if ! (cd "$dir" && GOWORK=off GOFLAGS=-mod=mod GONOSUMDB=github.com/resumecounter/counter \
@@ -100,18 +101,16 @@ for line in "${mods[@]}"; do
     api_ok=false
   fi
 done
-if ! $api_ok; then
-  echo "release: gorelease found changes $version does not allow (its suggested version is above)" >&2
-  exit 1
-fi
-if $dry; then
-  say "dry run: stopping here; git checkout -- . undoes step 1 and 2"
+if ! $api_ok || $dry; then
+  git reset -q HEAD~1
+  if ! $api_ok; then
+    echo "release: gorelease found changes $version does not allow (its suggested version is above);" >&2
+    echo "the release commit is undone, its changes left in the tree (git checkout -- . drops them)" >&2
+    exit 1
+  fi
+  say "dry run: the release commit is undone, its changes left in the tree (git checkout -- . drops them)"
   exit 0
 fi
-
-say "4. commit"
-git commit -q -am "Release $version: the modules require each other at $version"
-git --no-pager log --oneline -1
 
 say "5. scripts/release-check.sh on the release commit"
 bash scripts/release-check.sh
