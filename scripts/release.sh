@@ -86,9 +86,7 @@ say "4. API changes against the previous tags (gorelease $gorelease_version)"
 go_tool gorelease "$gorelease_version" golang.org/x/exp/cmd/gorelease
 # gorelease reads the module being released from the repository and the
 # previous release from the Go module proxy; the other modules of this
-# repository at $version come from the proxy pin built (without version
-# lists, so that $version counts as not yet released).
-find "$proxy/pin" -name list -delete
+# repository at $version come from the proxy pin built.
 api_ok=true
 for line in "${mods[@]}"; do
   dir=${line%% *} path=${line#* }
