@@ -87,6 +87,7 @@ go_tool gorelease "$gorelease_version" golang.org/x/exp/cmd/gorelease
 # gorelease reads the module being released from the repository and the
 # previous release from the Go module proxy; the other modules of this
 # repository at $version come from the proxy pin built.
+mirror=$(go env GOMODCACHE)/cache/download
 api_ok=true
 for line in "${mods[@]}"; do
   dir=${line%% *} path=${line#* }
@@ -94,8 +95,10 @@ for line in "${mods[@]}"; do
   prev=$(git tag -l "${prefix}v*" | sed "s|^$prefix||" | { grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' || true; } | sort -V | tail -1)
   echo "-- $path: previous ${prev:-none}, proposed $version"
   base=none; [ -n "$prev" ] && base=$prev
-  if ! (cd "$dir" && GOWORK=off GOFLAGS=-mod=mod GONOSUMDB=github.com/resumecounter/counter \
-      GOPROXY="file://$proxy/pin,$(go env GOPROXY)" gorelease -base="$base" -version="$version"); then
+  # A module cache of its own: no version of ours stays in the usual one.
+  if ! (cd "$dir" && GOWORK=off GOFLAGS="-mod=mod -modcacherw" GONOSUMDB=github.com/resumecounter/counter \
+      GOMODCACHE="$proxy/modcache" GOPROXY="file://$proxy/pin,file://$mirror,$(go env GOPROXY)" \
+      gorelease -base="$base" -version="$version"); then
     api_ok=false
   fi
 done
