@@ -6,7 +6,7 @@ go 1.26.0
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/resumecounter/counter v0.0.0-00010101000000-000000000000
+	github.com/resumecounter/counter v0.1.0
 )
 
 require (

@@ -15,10 +15,12 @@ root=$PWD
 # missing fails here, as in CI, whoever runs the script (internal/testenv).
 export CI=true
 
-# The modules of go.work besides the library: the font generator (it alone
-# needs golang.org/x/image), the PostgreSQL store and the counter command
-# (they need pgx and the Go release it asks for).
-modules=(internal/fontmetrics/gen pgstore cmd/counter)
+# The modules of go.work besides the library (docs/releasing.md says why each
+# is a module): the stores that bring a driver, lambdahttp, the examples that
+# use them, the counter command, and two tools that are not published (the
+# font generator, which alone needs golang.org/x/image, and the release tool).
+modules=(boltstore pgstore redisstore sqlitestore lambdahttp examples/lambda examples/server
+  cmd/counter internal/fontmetrics/gen internal/release)
 
 say "tracked files over 1 MB"
 bash scripts/check-big-files.sh
@@ -68,8 +70,10 @@ say "govulncheck ./... (and in ${modules[*]}; $(go env GOVERSION), database $vul
 govulncheck -db "file://$root/.tools/vulndb" ./...
 for m in "${modules[@]}"; do govulncheck -C "$m" -db "file://$root/.tools/vulndb" ./...; done
 
-say "go test -race ./... ./pgstore/... ./cmd/counter/..."
-go test -race -count=1 -timeout 20m ./... ./pgstore/... ./cmd/counter/...
+pkgs=(./...)
+for m in "${modules[@]}"; do pkgs+=("./$m/..."); done
+say "go test -race ${pkgs[*]}"
+go test -race -count=1 -timeout 20m "${pkgs[@]}"
 
 # No test may depend on the date, the hour or the time zone: the root
 # package, every store and the counter command again with Go's clock moved
@@ -92,5 +96,11 @@ for t in "${fuzz_targets[@]}"; do
   say "fuzz $2 in $1 ($fuzz_execs)"
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzz_execs" "$1"
 done
+
+# --- Release proof (scripts/release-check.sh, docs/releasing.md): every
+# module's zip is created from the working tree into a file-based module
+# proxy; a new user's go get, go install and GOWORK=off builds use it.
+say "release check"
+bash scripts/release-check.sh
 
 say "all tests passed"

@@ -8,8 +8,11 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.74.0
-	github.com/resumecounter/counter v0.0.0-00010101000000-000000000000
-	github.com/resumecounter/counter/pgstore v0.0.0-00010101000000-000000000000
+	github.com/resumecounter/counter v0.1.0
+	github.com/resumecounter/counter/boltstore v0.1.0
+	github.com/resumecounter/counter/pgstore v0.1.0
+	github.com/resumecounter/counter/redisstore v0.1.0
+	github.com/resumecounter/counter/sqlitestore v0.1.0
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/time v0.16.0
 )
