@@ -1018,7 +1018,7 @@ func (d *Dynamo) Export(ctx context.Context, key string) (Record, error) {
 
 // Import writes r; see [Editor]. It writes one UpdateItem per month that r
 // lists days of, and one on the main item (count, visitors, and the day the
-// main item holds if r lists it), conditioned on the day the main item held
+// main item holds if r lists it, which also goes to its month item), conditioned on the day the main item held
 // when read, so that a day rolled over meanwhile is written again to its
 // month. Every write sets values, so importing twice leaves the same state.
 // Visits counted while an import runs may be overwritten by it.
@@ -1102,8 +1102,10 @@ func (d *Dynamo) Import(ctx context.Context, r Record) error {
 	}
 }
 
-// importMonth sets days, all in one month, on their month item, except a
-// day equal to held, which it returns in *heldOut for the main item.
+// importMonth sets days, all in one month, on their month item. A day
+// equal to held, the day the main item holds, it also returns in *heldOut
+// for the main item: it is written to both, so that no older value stays in
+// the month item for the next day's first visit to move back over it.
 func (d *Dynamo) importMonth(ctx context.Context, key string, days []Day, held Date, heldOut **Day) error {
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{}
@@ -1112,7 +1114,6 @@ func (d *Dynamo) importMonth(ctx context.Context, key string, days []Day, held D
 		day := days[i]
 		if day.Date == held {
 			*heldOut = &days[i]
-			continue
 		}
 		c, v := dayAttrs(day.Date)
 		names["#"+c], names["#"+v] = c, v
