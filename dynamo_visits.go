@@ -409,7 +409,7 @@ func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor 
 			ConsistentRead: aws.Bool(true),
 		})
 		if rerr != nil {
-			return Stats{}, fmt.Errorf("%w; reading it again: %w", err, rerr)
+			return Stats{}, fmt.Errorf("%w; reading it again: %w (%w)", err, rerr, errNotWritten)
 		}
 		if m, rerr = d.parseMain(out.Item); rerr == nil && m.count == math.MaxInt64 {
 			rerr = overflowAt(d.opts.CountAttribute, m.count)
@@ -418,7 +418,8 @@ func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor 
 			return Stats{}, fmt.Errorf("%w (%w)", rerr, errNotWritten)
 		}
 		if attempt == visitAttempts {
-			return Stats{}, fmt.Errorf("the item kept changing, %d attempts: %w", attempt, err)
+			// Every attempt was refused by its condition: nothing counted.
+			return Stats{}, fmt.Errorf("the item kept changing, %d attempts: %w (%w)", attempt, err, errNotWritten)
 		}
 	}
 }
@@ -468,9 +469,11 @@ func (d *Dynamo) sameDay(ctx context.Context, v Visit, nv int64) (Stats, error) 
 // condition on the old day's numbers: a visit that counted on the old day
 // meanwhile makes it fail, and the move is made again.
 func (d *Dynamo) newDay(ctx context.Context, v Visit, m dynMain, nv int64) (Stats, error) {
+	// Until the main item's write, nothing of this visit is written: moving
+	// the old day (even if that write's answer is lost) counts no visit.
 	if m.day != "" && (m.dc != 0 || m.dv != 0) {
 		if err := d.rollDay(ctx, v.Key, m.day, m.dc, m.dv); err != nil {
-			return Stats{}, notWritten(fmt.Errorf("moving %s to its month: %w", m.day, err))
+			return Stats{}, fmt.Errorf("moving %s to its month: %w (%w)", m.day, err, errNotWritten)
 		}
 	}
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -479,7 +482,7 @@ func (d *Dynamo) newDay(ctx context.Context, v Visit, m dynMain, nv int64) (Stat
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Stats{}, notWritten(err)
+		return Stats{}, fmt.Errorf("reading %s's month: %w (%w)", v.Date, err, errNotWritten)
 	}
 	base, err := monthDay(out.Item, v.Date)
 	if err != nil {
