@@ -697,8 +697,11 @@ func TestDynamoCountNotWhole(t *testing.T) {
 				if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), "set it to") {
 					t.Fatalf("RecordVisit: error = %v, want %v naming the fix", err, tc.want)
 				}
-				if calls, _, _ := cc.reset(); calls["UpdateItem"] != 0 {
-					t.Fatalf("RecordVisit of a bad count wrote: calls %v", calls)
+				// The visit id's marker is written beside the read (one round
+				// trip for both) and withdrawn; the main item is untouched
+				// (checked below), and the id counts once the count is fixed.
+				if calls, _, _ := cc.reset(); calls["UpdateItem"] > 2 {
+					t.Fatalf("RecordVisit of a bad count wrote more than its visit id marker and its withdrawal: calls %v", calls)
 				}
 				if _, err := d.Stats(ctx, "visitors", day); tc.value != "9223372036854775807" && !errors.Is(err, tc.want) {
 					t.Fatalf("Stats: error = %v, want %v", err, tc.want)
