@@ -2,12 +2,16 @@ package counter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/resumecounter/counter"
 )
@@ -125,5 +129,72 @@ func TestDynamoVisitRoundTrips(t *testing.T) {
 	}
 	if trips, _ := dc.reset(); trips != 1 {
 		t.Errorf("Increment: %d round trips, want 1", trips)
+	}
+}
+
+// markerRace acts on the first write of a visitor marker once armed: with
+// fail unset it writes the marker first, as the same visitor's other visit
+// racing this one would between its read and its write; with fail set it
+// fails the write after it was applied (a lost answer).
+type markerRace struct {
+	counter.DynamoAPI
+	raw   *dynamodb.Client
+	table string
+	fail  bool
+	armed atomic.Bool
+}
+
+func (m *markerRace) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	id := in.Key["id"].(*types.AttributeValueMemberS).Value
+	if !strings.Contains(id, "#v#") || !m.armed.CompareAndSwap(true, false) {
+		return m.DynamoAPI.UpdateItem(ctx, in, optFns...)
+	}
+	if m.fail {
+		if _, err := m.DynamoAPI.UpdateItem(ctx, in, optFns...); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("injected: connection reset after the write")
+	}
+	if _, err := m.raw.UpdateItem(ctx, in); err != nil { // the racing visit's
+		return nil, err
+	}
+	return m.DynamoAPI.UpdateItem(ctx, in, optFns...)
+}
+
+// TestDynamoVisitorRace: the main item's write counts a visitor without a
+// marker at the read as new before its marker's write answers. When that
+// write finds the marker there (the same visitor's racing visit wrote it),
+// or fails, the visitor is taken back: the visit counts as a hit, and the
+// visitor once.
+func TestDynamoVisitorRace(t *testing.T) {
+	day := counter.Date("2026-11-30")
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			plain, _, raw := newVisitDynamo(t, counter.DynamoOptions{})
+			table := plain.Options().Table
+			mr := &markerRace{DynamoAPI: raw, raw: raw, table: table, fail: fail}
+			d := counter.NewDynamo(mr, counter.DynamoOptions{Table: table})
+			visit(t, d, counter.Visit{Key: "k", Date: day, Visitor: vid(1)}) // the day begins
+			mr.armed.Store(true)
+			s, counted := visit(t, d, counter.Visit{Key: "k", Date: day, Visitor: vid(2), ID: "x", Time: at(day, time.Second)})
+			if !counted {
+				t.Fatal("not counted")
+			}
+			// fail=false: the racing visit (not run here) counted visitor 2.
+			wantStats(t, s, 2, 1, counter.Day{Date: day, Count: 2, Visitors: 1})
+			got, err := d.Stats(context.Background(), "k", day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStats(t, got, 2, 1, counter.Day{Date: day, Count: 2, Visitors: 1})
+			s, _ = visit(t, d, counter.Visit{Key: "k", Date: day, Visitor: vid(2), Time: at(day, 2*time.Second)})
+			if fail {
+				// The marker of the failed write was withdrawn: the
+				// visitor's next visit counts them.
+				wantStats(t, s, 3, 2, counter.Day{Date: day, Count: 3, Visitors: 2})
+			} else {
+				wantStats(t, s, 3, 1, counter.Day{Date: day, Count: 3, Visitors: 1})
+			}
+		})
 	}
 }
