@@ -187,7 +187,8 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	seedStart := func() (initMs, firstMs float64) {
 		// Lambda sets AWS_DEFAULT_REGION beside AWS_REGION; boto3 reads it.
-		fn := testenv.StartLambda(b, seedBin, append(env, "AWS_DEFAULT_REGION=us-east-1")...)
+		// No __pycache__ written into testdata.
+		fn := testenv.StartLambda(b, seedBin, append(env, "AWS_DEFAULT_REGION=us-east-1", "PYTHONDONTWRITEBYTECODE=1")...)
 		start := time.Now()
 		out := fn.Invoke(b, ev)
 		firstMs = float64(time.Since(start).Microseconds()) / 1000
