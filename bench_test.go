@@ -2,6 +2,7 @@ package counter_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/faultproxy"
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
 func BenchmarkMemoryIncrement(b *testing.B) {
@@ -145,4 +148,79 @@ func BenchmarkDynamoIncrement(b *testing.B) {
 	b.ReportMetric(float64(b.N)/times[2].Seconds(), "lib-inc/s")
 	b.ReportMetric(times[0].Seconds()/times[2].Seconds(), "lib/raw")
 	b.ReportMetric(times[1].Seconds()/times[2].Seconds(), "lib/raw-add")
+}
+
+// BenchmarkDynamoVisitLatency (issue 17, goal 2) measures how long one
+// visit waits with visitors on, through the fault proxy adding a fixed 5 ms
+// to every call (a region's round trip, so that the sequential round trips
+// show), beside the seed's single UpdateItem through the same proxy in the
+// same run, call by call: a returning visitor and a new visitor, each with
+// a visit id as counter.js sends. The ratios returning/seed and new/seed
+// are the targets (≤ 2).
+func BenchmarkDynamoVisitLatency(b *testing.B) {
+	client := testenvDynalite(b)
+	table := testenvTable(b, client)
+	proxy := faultproxy.New(b, testenv.DynaliteEndpoint(b))
+	proxy.SetDelay(5 * time.Millisecond)
+	slow := testenv.DynamoClient(proxy.URL())
+	store := counter.NewDynamo(slow, counter.DynamoOptions{Table: table})
+	ctx := context.Background()
+	seedValues := map[string]types.AttributeValue{
+		":n":     &types.AttributeValueMemberN{Value: "1"},
+		":start": &types.AttributeValueMemberN{Value: "0"},
+		":type":  &types.AttributeValueMemberS{Value: "N"},
+		":lim":   &types.AttributeValueMemberN{Value: strconv.FormatInt(math.MaxInt64-1, 10)},
+	}
+	seed := func() error {
+		_, err := slow.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(table),
+			Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "seed"}},
+			UpdateExpression:          aws.String(counter.DynamoUpdateExpression),
+			ConditionExpression:       aws.String(counter.DynamoConditionExpression),
+			ExpressionAttributeNames:  map[string]string{"#c": "count", "#bad": counter.DynamoBadCountAttribute},
+			ExpressionAttributeValues: seedValues,
+			ReturnValues:              types.ReturnValueUpdatedNew,
+		})
+		return err
+	}
+	day := counter.Date("2026-12-01")
+	n := 0
+	visitOf := func(visitor counter.VisitorID) error {
+		n++
+		_, counted, err := store.RecordVisit(ctx, counter.Visit{Key: "visits", Date: day, Visitor: visitor,
+			ID: "view-" + strconv.Itoa(n), Time: day.Time().Add(12 * time.Hour)})
+		if err == nil && !counted {
+			err = errors.New("not counted")
+		}
+		return err
+	}
+	returning := func() error { return visitOf(vid(0)) }
+	newVisitor := func() error { return visitOf(vid(n + 1)) }
+	// Warm up: connections, the day begun, visitor 0 seen.
+	for _, f := range []func() error{seed, returning, returning, newVisitor} {
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls := []func() error{seed, returning, newVisitor}
+	var times [3]time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range calls {
+			k := (i + j) % len(calls) // rotate, so drift hits all alike
+			start := time.Now()
+			if err := calls[k](); err != nil {
+				b.Fatal(err)
+			}
+			times[k] += time.Since(start)
+		}
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
+	b.ReportMetric(ms(times[0]), "seed-ms")
+	b.ReportMetric(ms(times[1]), "returning-ms")
+	b.ReportMetric(ms(times[2]), "new-ms")
+	b.ReportMetric(times[1].Seconds()/times[0].Seconds(), "returning/seed")
+	b.ReportMetric(times[2].Seconds()/times[0].Seconds(), "new/seed")
 }

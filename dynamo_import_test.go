@@ -35,3 +35,30 @@ func TestDynamoImportIntoNewKey(t *testing.T) {
 		}
 	}
 }
+
+// TestDynamoImportHeldDay: importing the day the main item holds replaces
+// it everywhere, so the next day's first visit cannot roll an older, larger
+// value of that day back over it from the month item.
+func TestDynamoImportHeldDay(t *testing.T) {
+	d, _ := newDynamo(t, counter.DynamoOptions{})
+	ctx := context.Background()
+	d1, d2 := counter.Date("2026-11-30"), counter.Date("2026-12-01")
+	// The month item gets d1 = {50, 40} (an import of a day not held yet);
+	// a visit on d1 then makes the main item hold d1, starting from it.
+	if err := d.Import(ctx, counter.Record{Key: "k", Count: 50, Visitors: 40, Days: []counter.Day{{Date: d1, Count: 50, Visitors: 40}}}); err != nil {
+		t.Fatal(err)
+	}
+	visit(t, d, counter.Visit{Key: "k", Date: d1, Visitor: vid(1)})
+	fixed := counter.Record{Key: "k", Count: 3, Visitors: 2, Days: []counter.Day{{Date: d1, Count: 3, Visitors: 2}}}
+	if err := d.Import(ctx, fixed); err != nil {
+		t.Fatal(err)
+	}
+	visit(t, d, counter.Visit{Key: "k", Date: d2, Visitor: vid(1)})
+	h, err := d.History(ctx, "k", d1, d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []counter.Day{{Date: d1, Count: 3, Visitors: 2}, {Date: d2, Count: 1, Visitors: 1}}; !reflect.DeepEqual(h, want) {
+		t.Fatalf("history after importing the held day and a visit the next day = %+v, want %+v", h, want)
+	}
+}

@@ -148,14 +148,27 @@ func monthDay(month map[string]types.AttributeValue, day Date) (Day, error) {
 	return out, err
 }
 
-// RecordVisit counts v; see [VisitStore]. It reads the main item and the
-// visitor's marker with one consistent BatchGetItem, then writes with
-// UpdateItem: the visit id's marker if v.ID is set, the visitor's marker if
-// the visitor is new today, and the main item; on the first visit of a day
-// also the previous day's month item. A returning visitor costs one write
-// unit (two with a visit id), a new visitor two (three); the first visit of
-// a day one more. With Shards > 1 the visit counts on shard 0, the item named
-// by the key, and the returned count sums every shard.
+// RecordVisit counts v; see [VisitStore]. A visit waits for at most two
+// round trips to DynamoDB one after the other, three on the first visit of
+// a day for the key (or a late visit):
+//
+//  1. one consistent BatchGetItem of the main item and the visitor's marker,
+//     and at the same time the UpdateItem that writes the visit id's marker
+//     if v.ID is set (a repeated id stops here);
+//  2. the UpdateItem of the main item and, if the visitor has no marker
+//     today, at the same time the UpdateItem that writes it.
+//
+// The first visit of a day moves the previous day to its month item and
+// reads v.Date's month item in the second round trip (with the visitor's
+// marker), and writes the main item in a third. A returning visitor costs
+// one write unit (two with a visit id), a new visitor two (three); the
+// first visit of a day one more. With Shards > 1 the visit counts on shard
+// 0, the item named by the key, and the returned count sums every shard.
+//
+// The main item's write counts the visitor as new when the marker was
+// absent at the read. If the marker's write then finds one (the same
+// visitor's visit racing this one wrote it first), one more UpdateItem takes
+// the visitor back, so each visitor counts once a day.
 //
 // A zero v.Time means now by [DynamoOptions.Now]. Markers expire relative to v.Time: a visit id's
 // after [VisitIDTTL], a visitor's [VisitorMarkerTTL] after the start of
@@ -188,53 +201,58 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	for i := 1; i < d.opts.Shards; i++ {
 		ids = append(ids, shardKey(v.Key, i))
 	}
-	items, err := d.batchGet(ctx, ids, true)
-	if err != nil {
-		return Stats{}, false, d.errorf("visit of", v.Key, err)
+	// Round trip 1: the read, and the visit id's marker beside it.
+	var idClaim *pendingClaim
+	if v.ID != "" {
+		idClaim = d.startClaim(ctx, claim{id: visitIDItem(v.Key, v.ID), expires: ttlOf(now.Add(VisitIDTTL)), keepIfAmbiguous: true}, now)
 	}
-	m, err := d.parseMain(items[v.Key])
+	items, err := d.batchGet(ctx, ids, true)
+	var claims []claim
+	if idClaim != nil {
+		ok, cerr := idClaim.wait()
+		if cerr != nil {
+			d.withdraw(ctx, []claim{idClaim.c}, now)
+			return Stats{}, false, d.errorf("visit of", v.Key, fmt.Errorf("visit id marker: %w", cerr))
+		}
+		if ok {
+			claims = append(claims, idClaim.c)
+		}
+	}
+	var m dynMain
+	var others int64
+	if err == nil {
+		m, err = d.parseMain(items[v.Key])
+	}
 	if err == nil && m.count == math.MaxInt64 {
 		err = overflowAt(d.opts.CountAttribute, m.count)
 	}
+	if err == nil {
+		others, err = d.otherShards(items, v.Key)
+	}
 	if err != nil {
+		d.withdraw(ctx, claims, now)
 		return Stats{}, false, d.errorf("visit of", v.Key, err)
 	}
-	others, err := d.otherShards(items, v.Key)
-	if err != nil {
-		return Stats{}, false, d.errorf("visit of", v.Key, err)
+	if idClaim != nil && len(claims) == 0 { // a repeated visit id
+		s, err := d.stats(ctx, v.Key, v.Date, m, others)
+		if err != nil {
+			return Stats{}, false, d.errorf("visit of", v.Key, err)
+		}
+		return s, false, nil
 	}
 
-	var claims []claim
-	if v.ID != "" {
-		c := claim{id: visitIDItem(v.Key, v.ID), expires: ttlOf(now.Add(VisitIDTTL)), keepIfAmbiguous: true}
-		ok, err := d.claim(ctx, c, now)
-		if err != nil {
-			d.withdraw(ctx, []claim{c}, now)
-			return Stats{}, false, d.errorf("visit of", v.Key, fmt.Errorf("visit id marker: %w", err))
-		}
-		if !ok {
-			s, err := d.stats(ctx, v.Key, v.Date, m, others)
-			if err != nil {
-				return Stats{}, false, d.errorf("visit of", v.Key, err)
-			}
-			return s, false, nil
-		}
-		claims = append(claims, c)
-	}
-	newVisitor := false
+	// Round trip 2 (3 on a new day): the main item, and the visitor's
+	// marker beside it.
+	var visitorClaim *pendingClaim
 	if marker != "" && !live(items[marker], now) {
-		c := claim{id: marker, expires: ttlOf(VisitorExpiry(v.Date))}
-		ok, err := d.claim(ctx, c, now)
-		if err != nil {
-			d.withdraw(ctx, append(claims, c), now)
-			return Stats{}, false, d.errorf("visit of", v.Key, fmt.Errorf("visitor marker: %w", err))
-		}
-		if ok {
-			newVisitor = true
-			claims = append(claims, c)
+		visitorClaim = d.startClaim(ctx, claim{id: marker, expires: ttlOf(VisitorExpiry(v.Date))}, now)
+	}
+	s, err := d.countVisit(ctx, v, m, visitorClaim, now)
+	if visitorClaim != nil {
+		if ok, cerr := visitorClaim.wait(); ok || cerr != nil {
+			claims = append(claims, visitorClaim.c) // ours, or perhaps ours
 		}
 	}
-	s, err := d.countVisit(ctx, v, m, newVisitor)
 	if err != nil {
 		ambiguous := !errors.Is(err, errNotWritten) || errors.Is(err, errPartlyWritten)
 		var kept []claim
@@ -376,12 +394,57 @@ func (d *Dynamo) withdraw(ctx context.Context, cs []claim, now time.Time) {
 	}
 }
 
+// pendingClaim is a marker's write in flight.
+type pendingClaim struct {
+	c    claim
+	done chan struct{}
+	ok   bool
+	err  error
+}
+
+// startClaim writes marker c (see claim) while the caller goes on.
+func (d *Dynamo) startClaim(ctx context.Context, c claim, now time.Time) *pendingClaim {
+	p := &pendingClaim{c: c, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.ok, p.err = d.claim(ctx, c, now)
+	}()
+	return p
+}
+
+// wait returns the claim's outcome once it has one.
+func (p *pendingClaim) wait() (bool, error) {
+	<-p.done
+	return p.ok, p.err
+}
+
 // countVisit writes the visit's numbers: to the main item, and on the
 // first visit of a day first the previous day's numbers to its month item.
-// m is the main item as last read.
-func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor bool) (Stats, error) {
+// m is the main item as last read. vc, if not nil, is the visitor's marker
+// being written: the visitor is new if it is. On the day the main item
+// holds, the main item's write does not wait for vc and counts the visitor
+// as new; if vc then finds a marker (or fails), takeBackVisitor undoes
+// that. Other writes wait for vc's outcome first.
+func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, vc *pendingClaim, now time.Time) (Stats, error) {
 	nv := int64(0)
-	if newVisitor {
+	resolved := vc == nil
+	// resolve waits for vc and sets nv from its outcome; an error means
+	// nothing of the visit was written.
+	resolve := func() error {
+		if resolved {
+			return nil
+		}
+		resolved = true
+		ok, err := vc.wait()
+		if err != nil {
+			return fmt.Errorf("visitor marker: %w (%w)", err, errNotWritten)
+		}
+		if !ok {
+			nv = 0
+		}
+		return nil
+	}
+	if vc != nil {
 		nv = 1
 	}
 	for attempt := 1; ; attempt++ {
@@ -393,23 +456,48 @@ func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor 
 		case m.day == v.Date:
 			s, err = d.sameDay(ctx, v, nv)
 		case m.day == "" || m.day < v.Date:
-			s, err = d.newDay(ctx, v, m, nv)
+			s, err = d.newDay(ctx, v, m, &nv, resolve)
 		default:
+			if err := resolve(); err != nil {
+				return Stats{}, err
+			}
 			s, err = d.lateVisit(ctx, v, m, nv)
+		}
+		if err == nil {
+			if resolved {
+				return s, nil
+			}
+			// The visitor was counted as new before its marker's write
+			// answered.
+			wrote := nv
+			if rerr := resolve(); rerr != nil || nv == 0 {
+				if rerr != nil {
+					nv = 0
+					d.withdraw(ctx, []claim{vc.c}, now)
+				}
+				return d.takeBackVisitor(ctx, v, s, wrote)
+			}
+			return s, nil
 		}
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) || errors.Is(err, errPartlyWritten) {
+			if rerr := resolve(); rerr != nil && errors.Is(err, errNotWritten) {
+				return Stats{}, rerr
+			}
 			return s, err
 		}
 		// The main item changed since it was read (another process began
 		// the day) or its count cannot take the visit: read it again.
+		if rerr := resolve(); rerr != nil {
+			return Stats{}, rerr
+		}
 		out, rerr := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      &d.opts.Table,
 			Key:            d.itemKey(v.Key),
 			ConsistentRead: aws.Bool(true),
 		})
 		if rerr != nil {
-			return Stats{}, fmt.Errorf("%w; reading it again: %w", err, rerr)
+			return Stats{}, fmt.Errorf("%w; reading it again: %w (%w)", err, rerr, errNotWritten)
 		}
 		if m, rerr = d.parseMain(out.Item); rerr == nil && m.count == math.MaxInt64 {
 			rerr = overflowAt(d.opts.CountAttribute, m.count)
@@ -418,9 +506,63 @@ func (d *Dynamo) countVisit(ctx context.Context, v Visit, m dynMain, newVisitor 
 			return Stats{}, fmt.Errorf("%w (%w)", rerr, errNotWritten)
 		}
 		if attempt == visitAttempts {
-			return Stats{}, fmt.Errorf("the item kept changing, %d attempts: %w", attempt, err)
+			// Every attempt was refused by its condition: nothing counted.
+			return Stats{}, fmt.Errorf("the item kept changing, %d attempts: %w (%w)", attempt, err, errNotWritten)
 		}
 	}
+}
+
+// takeBackVisitor undoes the new visitor that sameDay counted (wrote is 1)
+// when the visitor's marker turned out to be there already: s is what the
+// write returned. It takes one visitor from the main item's total and from
+// its day, if it still holds v.Date, else from v.Date's month item, where
+// the day has moved meanwhile. If that fails the visit stays counted, with
+// the visitor counted twice today.
+func (d *Dynamo) takeBackVisitor(ctx context.Context, v Visit, s Stats, wrote int64) (Stats, error) {
+	if wrote == 0 {
+		return s, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &d.opts.Table,
+		Key:                      d.itemKey(v.Key),
+		UpdateExpression:         aws.String("SET #vis = #vis - :one, #dv = #dv - :one"),
+		ConditionExpression:      aws.String("#day = :d AND #vis >= :one AND #dv >= :one"),
+		ExpressionAttributeNames: map[string]string{"#vis": dynVisitors, "#dv": dynDayVis, "#day": dynDay},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": numberValue(1), ":d": &types.AttributeValueMemberS{Value: string(v.Date)},
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		// The day moved to its month item meanwhile.
+		_, vv := dayAttrs(v.Date)
+		_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &d.opts.Table,
+			Key:                       d.itemKey(monthItem(v.Key, v.Date)),
+			UpdateExpression:          aws.String("SET #dv = #dv - :one"),
+			ConditionExpression:       aws.String("#dv >= :one"),
+			ExpressionAttributeNames:  map[string]string{"#dv": vv},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": numberValue(1)},
+		})
+		if err == nil {
+			_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 &d.opts.Table,
+				Key:                       d.itemKey(v.Key),
+				UpdateExpression:          aws.String("SET #vis = #vis - :one"),
+				ConditionExpression:       aws.String("#vis >= :one"),
+				ExpressionAttributeNames:  map[string]string{"#vis": dynVisitors},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": numberValue(1)},
+			})
+		}
+	}
+	if err != nil {
+		return s, nil // counted; the visitor counts twice today
+	}
+	s.Visitors--
+	s.Today.Visitors--
+	return s, nil
 }
 
 // mainGuard is the part of every visit's condition on the main item that
@@ -467,19 +609,33 @@ func (d *Dynamo) sameDay(ctx context.Context, v Visit, nv int64) (Stats, error) 
 // starting from what v.Date's month item holds (an imported day), with a
 // condition on the old day's numbers: a visit that counted on the old day
 // meanwhile makes it fail, and the move is made again.
-func (d *Dynamo) newDay(ctx context.Context, v Visit, m dynMain, nv int64) (Stats, error) {
-	if m.day != "" && (m.dc != 0 || m.dv != 0) {
-		if err := d.rollDay(ctx, v.Key, m.day, m.dc, m.dv); err != nil {
-			return Stats{}, notWritten(fmt.Errorf("moving %s to its month: %w", m.day, err))
+func (d *Dynamo) newDay(ctx context.Context, v Visit, m dynMain, nvp *int64, resolve func() error) (Stats, error) {
+	// Until the main item's write, nothing of this visit is written: moving
+	// the old day (even if that write's answer is lost) counts no visit.
+	// The move and the read run at once (beside the visitor's marker).
+	var rollErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if m.day != "" && (m.dc != 0 || m.dv != 0) {
+			rollErr = d.rollDay(ctx, v.Key, m.day, m.dc, m.dv)
 		}
-	}
+	}()
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &d.opts.Table,
 		Key:            d.itemKey(monthItem(v.Key, v.Date)),
 		ConsistentRead: aws.Bool(true),
 	})
+	<-done
+	if rerr := resolve(); rerr != nil {
+		return Stats{}, rerr
+	}
+	nv := *nvp
+	if rollErr != nil {
+		return Stats{}, fmt.Errorf("moving %s to its month: %w (%w)", m.day, rollErr, errNotWritten)
+	}
 	if err != nil {
-		return Stats{}, notWritten(err)
+		return Stats{}, fmt.Errorf("reading %s's month: %w (%w)", v.Date, err, errNotWritten)
 	}
 	base, err := monthDay(out.Item, v.Date)
 	if err != nil {
@@ -1018,7 +1174,7 @@ func (d *Dynamo) Export(ctx context.Context, key string) (Record, error) {
 
 // Import writes r; see [Editor]. It writes one UpdateItem per month that r
 // lists days of, and one on the main item (count, visitors, and the day the
-// main item holds if r lists it), conditioned on the day the main item held
+// main item holds if r lists it, which also goes to its month item), conditioned on the day the main item held
 // when read, so that a day rolled over meanwhile is written again to its
 // month. Every write sets values, so importing twice leaves the same state.
 // Visits counted while an import runs may be overwritten by it.
@@ -1102,8 +1258,10 @@ func (d *Dynamo) Import(ctx context.Context, r Record) error {
 	}
 }
 
-// importMonth sets days, all in one month, on their month item, except a
-// day equal to held, which it returns in *heldOut for the main item.
+// importMonth sets days, all in one month, on their month item. A day
+// equal to held, the day the main item holds, it also returns in *heldOut
+// for the main item: it is written to both, so that no older value stays in
+// the month item for the next day's first visit to move back over it.
 func (d *Dynamo) importMonth(ctx context.Context, key string, days []Day, held Date, heldOut **Day) error {
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{}
@@ -1112,7 +1270,6 @@ func (d *Dynamo) importMonth(ctx context.Context, key string, days []Day, held D
 		day := days[i]
 		if day.Date == held {
 			*heldOut = &days[i]
-			continue
 		}
 		c, v := dayAttrs(day.Date)
 		names["#"+c], names["#"+v] = c, v

@@ -697,8 +697,11 @@ func TestDynamoCountNotWhole(t *testing.T) {
 				if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), "set it to") {
 					t.Fatalf("RecordVisit: error = %v, want %v naming the fix", err, tc.want)
 				}
-				if calls, _, _ := cc.reset(); calls["UpdateItem"] != 0 {
-					t.Fatalf("RecordVisit of a bad count wrote: calls %v", calls)
+				// The visit id's marker is written beside the read (one round
+				// trip for both) and withdrawn; the main item is untouched
+				// (checked below), and the id counts once the count is fixed.
+				if calls, _, _ := cc.reset(); calls["UpdateItem"] > 2 {
+					t.Fatalf("RecordVisit of a bad count wrote more than its visit id marker and its withdrawal: calls %v", calls)
 				}
 				if _, err := d.Stats(ctx, "visitors", day); tc.value != "9223372036854775807" && !errors.Is(err, tc.want) {
 					t.Fatalf("Stats: error = %v, want %v", err, tc.want)
@@ -1096,4 +1099,96 @@ func TestDynamoVisitUndoesNotWhole(t *testing.T) {
 		t.Fatal("not counted after the fix")
 	}
 	wantStats(t, s, 2, 2, counter.Day{Date: day, Count: 2, Visitors: 2})
+}
+
+// busyDay counts a hit on the old day of the main item "k" before each of
+// the visit's writes there while armed, as other processes still counting
+// on that day would: every write that begins the new day is refused.
+type busyDay struct {
+	counter.DynamoAPI
+	raw   *dynamodb.Client
+	table string
+	armed atomic.Bool
+}
+
+func (b *busyDay) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if id := in.Key["id"].(*types.AttributeValueMemberS).Value; id == "k" && b.armed.Load() {
+		if _, err := b.raw.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(b.table),
+			Key:                       in.Key,
+			UpdateExpression:          aws.String("SET #c = #c + :one, dc = dc + :one"),
+			ExpressionAttributeNames:  map[string]string{"#c": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return b.DynamoAPI.UpdateItem(ctx, in, optFns...)
+}
+
+// failMonthRead fails the next GetItem of a month item once armed.
+type failMonthRead struct {
+	counter.DynamoAPI
+	armed atomic.Bool
+}
+
+func (f *failMonthRead) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if id := in.Key["id"].(*types.AttributeValueMemberS).Value; strings.Contains(id, "#m#") && f.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("injected: connection reset")
+	}
+	return f.DynamoAPI.GetItem(ctx, in, optFns...)
+}
+
+// TestDynamoVisitSurelyNotWritten: a visit that fails where it surely
+// wrote nothing (it gave up after its writes were refused every time, or
+// reading the month item failed before any write) is not called ambiguous
+// and leaves its visit id unmarked, so the caller's retry with the same id
+// counts.
+func TestDynamoVisitSurelyNotWritten(t *testing.T) {
+	d1, d2 := counter.Date("2026-11-30"), counter.Date("2026-12-01")
+	for _, tc := range []struct {
+		name string
+		wrap func(raw *dynamodb.Client, table string) (counter.DynamoAPI, *atomic.Bool)
+	}{
+		{"refused every time", func(raw *dynamodb.Client, table string) (counter.DynamoAPI, *atomic.Bool) {
+			b := &busyDay{DynamoAPI: raw, raw: raw, table: table}
+			return b, &b.armed
+		}},
+		{"month read fails", func(raw *dynamodb.Client, _ string) (counter.DynamoAPI, *atomic.Bool) {
+			f := &failMonthRead{DynamoAPI: raw}
+			return f, &f.armed
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _, raw := newVisitDynamo(t, counter.DynamoOptions{})
+			table := d.Options().Table
+			client, armed := tc.wrap(raw, table)
+			df := counter.NewDynamo(client, counter.DynamoOptions{Table: table})
+			visit(t, df, counter.Visit{Key: "k", Date: d1, Visitor: vid(1)})
+			armed.Store(true)
+			v := counter.Visit{Key: "k", Date: d2, Visitor: vid(2), ID: "view-1", Time: at(d2, 0)}
+			_, counted, err := df.RecordVisit(context.Background(), v)
+			if err == nil || counted || strings.Contains(err.Error(), "may have been counted") {
+				t.Fatalf("counted %v, error %v; want a failure that says nothing was counted", counted, err)
+			}
+			armed.Store(false)
+			before := getItem(t, raw, table, "k")
+			s, counted := visit(t, df, v) // counter.js retries with the same id
+			if !counted {
+				t.Fatal("the retry with the same visit id was refused as a repeat: the visit is lost")
+			}
+			if n := countOf(before); s.Count != mustInt(t, n)+1 || s.Today != (counter.Day{Date: d2, Count: 1, Visitors: 1}) {
+				t.Fatalf("stats after the retry = %+v; want count %s + 1 and today 1 hit, 1 visitor", s, n)
+			}
+		})
+	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatalf("%q is not a whole number: %v", s, err)
+	}
+	return n
 }

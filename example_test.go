@@ -62,7 +62,9 @@ func ExampleCheckKey() {
 }
 
 // The zero DynamoOptions use the Cloud Resume Challenge schema: table
-// cloud-resume-stats, partition key id, number attribute count.
+// cloud-resume-stats, partition key id, number attribute count. (The tests
+// run this example against dynalite, through the same environment variables
+// that point a program at AWS.)
 func ExampleNewDynamo() {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx) // region and credentials from the environment
@@ -70,12 +72,17 @@ func ExampleNewDynamo() {
 		panic(err)
 	}
 	store := counter.NewDynamo(dynamodb.NewFromConfig(cfg), counter.DynamoOptions{
-		Start: 1234,                // count already shown by the counter this one replaces
 		Retry: counter.RetryUnsent, // never count a visit twice after an ambiguous failure
 	})
+	// Carry over the count shown by the counter this one replaces (what
+	// `counter set visitors 1234` does).
+	if _, err := store.SetCount(ctx, "visitors", 1234); err != nil {
+		panic(err)
+	}
 	n, err := store.Increment(ctx, "visitors")
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(n)
+	// Output: 1235
 }

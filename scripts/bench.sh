@@ -17,8 +17,10 @@ need_debian /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core wr
 # PostgreSQL and Redis for the pgstore and redisstore rows (servers started by the benchmarks).
 need_debian /usr/lib/postgresql/15/bin/postgres postgresql redis-server redis-server redis-cli redis-tools
 npm_ci
-# The Lambda emulator, for the cold-start benchmark of examples/lambda.
+# The Lambda emulator, for the cold-start benchmark of examples/lambda, and
+# python3 with boto3 for its anchor, the seed's Python function.
 rie
+need_debian python3 python3 /usr/lib/python3/dist-packages/boto3/__init__.py python3-boto3
 
 say "benchmarks (progress and raw output on stderr; the table at the end)"
 go run ./internal/benchtable -o BENCHMARKS.md -command "bash scripts/bench.sh${*:+ $*}" "$@"

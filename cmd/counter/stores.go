@@ -178,10 +178,21 @@ func openDynamo(ctx context.Context, cfg storeConfig) (*openStore, error) {
 		return nil, err
 	}
 	cfg.log.Info("store: DynamoDB", "table", table, "region", awsCfg.Region)
-	return &openStore{
-		store: counter.NewDynamo(client, counter.DynamoOptions{Table: table}),
-		desc:  "DynamoDB table " + table,
-	}, nil
+	store := counter.NewDynamo(client, counter.DynamoOptions{Table: table})
+	if cfg.serving {
+		checkTTL(ctx, store, cfg.log)
+	}
+	return &openStore{store: store, desc: "DynamoDB table " + table}, nil
+}
+
+// checkTTL warns once at start when the table keeps visitor markers and
+// salts forever (TTL off), or says how to check when the role may not ask
+// (dynamodb:DescribeTimeToLive); see counter.Dynamo.LogTTL. It never stops
+// the server: counting does not need TTL.
+func checkTTL(ctx context.Context, store *counter.Dynamo, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_ = store.LogTTL(ctx, log)
 }
 
 // tableDescriber is the DynamoDB call checkTable makes.

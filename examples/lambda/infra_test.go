@@ -27,9 +27,11 @@ import (
 
 // wantActions are what the store calls (counter.DynamoAPI lists them):
 // UpdateItem counts and writes visitor markers and daily salts, GetItem and
-// BatchGetItem read counts, visits, history and sharded counts.
+// BatchGetItem read counts, visits, history and sharded counts;
+// DescribeTimeToLive is the check at start that the table deletes markers
+// and salts (Dynamo.LogTTL).
 var wantActions = []string{ // sorted
-	"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+	"dynamodb:BatchGetItem", "dynamodb:DescribeTimeToLive", "dynamodb:GetItem", "dynamodb:UpdateItem",
 }
 
 // --- AWS SAM -------------------------------------------------------------

@@ -32,6 +32,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -63,6 +64,15 @@ func newHandler(ctx context.Context, getenv func(string) string) (http.Handler, 
 		Table:          getenv("COUNTER_TABLE"),
 		CountAttribute: getenv("COUNTER_COUNT_ATTRIBUTE"),
 	})
+	// Warn once per execution environment when the table keeps visitor
+	// markers and salts forever (TTL off), or say how to check when the
+	// role may not ask; in the background, so that the first answer does
+	// not wait for it.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = store.LogTTL(ctx, slog.Default())
+	}()
 	opts := counter.HandlerOptions{
 		DefaultKey:     getenv("COUNTER_DEFAULT_KEY"),
 		AllowedOrigins: splitList(getenv("COUNTER_ALLOWED_ORIGINS")),

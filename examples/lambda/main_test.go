@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -486,5 +487,24 @@ func TestChart(t *testing.T) {
 	}
 	if n := stored(t, client, table, "chart-key"); n != 2 {
 		t.Errorf("table holds %d after reading the chart, want 2", n)
+	}
+}
+
+// TestWarnsWhenTTLOff: on a table without TTL (dynalite cannot turn it on,
+// as a table made by hand has it off) the function logs one warning per
+// execution environment, naming the command that turns TTL on.
+func TestWarnsWhenTTLOff(t *testing.T) {
+	fn, _, table := setup(t)
+	for range 2 {
+		jsonCount(t, invoke(t, fn, event(t, fixtures[0], req{path: "/api/visitors"})), "visitors")
+	}
+	const warning = "DynamoDB TTL is off"
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(fn.Log(), warning) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	log := fn.Log()
+	if n := strings.Count(log, warning); n != 1 || !strings.Contains(log, "update-time-to-live --table-name "+table) {
+		t.Fatalf("%d TTL warnings, want 1 with the command that turns TTL on; log:\n%s", n, log)
 	}
 }

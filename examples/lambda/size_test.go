@@ -111,6 +111,14 @@ func pkgInit(log string) (all, sdk float64, n int) {
 // first event, what Lambda bills as Init Duration) and, from
 // GODEBUG=inittrace=1, the time spent in package init functions, all and
 // the AWS SDK's. Figures are medians over the iterations.
+//
+// The counter counts unique visitors (COUNTER_VISITORS on, the default) and
+// the event comes from a browser, so its first answer includes fetching the
+// day's salt. Beside it runs the seed's Python function
+// (testdata/seed-python: boto3, one UpdateItem, under a minimal runtime
+// loop), reported as seed-first-ms and seed-init-ms with the counter/seed
+// ratio seed-ratio, when python3 with boto3 is installed (Debian
+// python3-boto3; scripts/bench.sh installs it).
 func BenchmarkColdStart(b *testing.B) {
 	testenv.RIE(b)
 	client := testenv.Dynalite(b)
@@ -167,15 +175,55 @@ func BenchmarkColdStart(b *testing.B) {
 		return initMs, firstMs, pkgMs, sdkMs
 	}
 
+	// seedStart does the same for the seed's Python function: the init
+	// duration and the first answer's latency, in ms.
+	seedBin, err := filepath.Abs(filepath.Join("testdata", "seed-python", "bootstrap"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	withSeed := exec.Command("python3", "-c", "import boto3").Run() == nil
+	if !withSeed {
+		b.Log("python3 with boto3 not found: the seed's Python function is not measured (apt-get install python3-boto3)")
+	}
+	seedStart := func() (initMs, firstMs float64) {
+		// Lambda sets AWS_DEFAULT_REGION beside AWS_REGION; boto3 reads it.
+		// No __pycache__ written into testdata.
+		fn := testenv.StartLambda(b, seedBin, append(env, "AWS_DEFAULT_REGION=us-east-1", "PYTHONDONTWRITEBYTECODE=1")...)
+		start := time.Now()
+		out := fn.Invoke(b, ev)
+		firstMs = float64(time.Since(start).Microseconds()) / 1000
+		if !bytes.Contains(out, []byte(`"statusCode": 200`)) && !bytes.Contains(out, []byte(`"statusCode":200`)) {
+			b.Fatalf("the seed's function answered %s\n%s", out, fn.Log())
+		}
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+			if m := initReport.FindStringSubmatch(fn.Log()); m != nil {
+				initMs, _ = strconv.ParseFloat(m[1], 64)
+				return initMs, firstMs
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("no INIT REPORT in the emulator log:\n%s", fn.Log())
+			}
+		}
+	}
+
 	// Medians: other processes on a shared machine make the means jumpy.
-	var counterInit, helloInit, counterFirst, helloFirst, counterPkg, helloPkg, counterSDK []float64
+	var counterInit, helloInit, counterFirst, helloFirst, counterPkg, helloPkg, counterSDK, seedInit, seedFirst []float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ci, cf, cp, cs := coldStart(counterBin) // interleaved, so drift hits both alike
+		ci, cf, cp, cs := coldStart(counterBin) // interleaved, so drift hits all alike
 		hi, hf, hp, _ := coldStart(helloBin)
 		counterInit, counterFirst = append(counterInit, ci), append(counterFirst, cf)
 		helloInit, helloFirst = append(helloInit, hi), append(helloFirst, hf)
 		counterPkg, helloPkg, counterSDK = append(counterPkg, cp), append(helloPkg, hp), append(counterSDK, cs)
+		if withSeed {
+			si, sf := seedStart()
+			seedInit, seedFirst = append(seedInit, si), append(seedFirst, sf)
+		}
+	}
+	if withSeed {
+		b.ReportMetric(median(seedFirst), "seed-first-ms")
+		b.ReportMetric(median(seedInit), "seed-init-ms")
+		b.ReportMetric(median(counterFirst)/median(seedFirst), "seed-ratio")
 	}
 	cf, hf := median(counterFirst), median(helloFirst)
 	b.ReportMetric(cf, "counter-first-ms")

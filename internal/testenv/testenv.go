@@ -7,6 +7,7 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -72,17 +73,93 @@ var dynalite struct {
 // server instead.
 func DynaliteEndpoint(tb testing.TB) string {
 	tb.Helper()
-	if ep := os.Getenv("COUNTER_TEST_DYNAMODB"); ep != "" {
-		return ep
+	ep, err := sharedDynalite(Root(tb))
+	if err != nil {
+		Missing(tb, "dynalite: "+err.Error())
 	}
-	root := Root(tb)
+	return ep
+}
+
+// sharedDynalite starts the binary's dynalite once (root is the module's
+// root directory) and returns its URL.
+func sharedDynalite(root string) (string, error) {
+	if ep := os.Getenv("COUNTER_TEST_DYNAMODB"); ep != "" {
+		return ep, nil
+	}
 	dynalite.once.Do(func() {
 		dynalite.endpoint, dynalite.err = startDynalite(root)
 	})
-	if dynalite.err != nil {
-		Missing(tb, "dynalite: "+dynalite.err.Error())
+	return dynalite.endpoint, dynalite.err
+}
+
+// ExampleDynamo readies the shared dynalite for Example functions, which
+// cannot skip: it makes a fresh table named table (replacing one left by an
+// earlier run on a shared server) and points the AWS SDK's default
+// configuration at the server through the process's environment
+// (AWS_ENDPOINT_URL_DYNAMODB, a region, test credentials, no profile
+// files), as a user's environment points it at AWS. Call it from TestMain
+// before m.Run; an error means the examples cannot run.
+func ExampleDynamo(table string) error {
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
 	}
-	return dynalite.endpoint
+	root := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module github.com/resumecounter/counter\n") {
+			root = d
+			break
+		}
+		if filepath.Dir(d) == d {
+			return fmt.Errorf("module root not found above %s", dir)
+		}
+	}
+	ep, err := sharedDynalite(root)
+	if err != nil {
+		return err
+	}
+	client := DynamoClient(ep)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
+		var nf *types.ResourceNotFoundException
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("delete table %s: %w", table, err)
+		}
+	} else if err := dynamodb.NewTableNotExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second); err != nil {
+		return fmt.Errorf("wait for table %s to go: %w", table, err)
+	}
+	if _, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	if err := dynamodb.NewTableExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second,
+		func(o *dynamodb.TableExistsWaiterOptions) {
+			o.MinDelay = 10 * time.Millisecond
+			o.MaxDelay = 100 * time.Millisecond
+		}); err != nil {
+		return fmt.Errorf("wait for table %s: %w", table, err)
+	}
+	none := filepath.Join(os.TempDir(), "counter-testenv-no-aws-profile")
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB":   ep,
+		"AWS_REGION":                  "us-east-1",
+		"AWS_ACCESS_KEY_ID":           "test",
+		"AWS_SECRET_ACCESS_KEY":       "test",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             none,
+		"AWS_SHARED_CREDENTIALS_FILE": none,
+	} {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func startDynalite(root string) (string, error) {

@@ -53,7 +53,8 @@ resource "aws_iam_role_policy_attachment" "logs" {
 
 # The function may count and write its visitor markers and daily salts
 # (UpdateItem: the store writes nothing any other way) and read (GetItem,
-# BatchGetItem for visits, history and sharded counts) in its table, and
+# BatchGetItem for visits, history and sharded counts) in its table, ask
+# whether TTL is on (DescribeTimeToLive, a check at start), and
 # nothing else.
 resource "aws_iam_role_policy" "table" {
   name = "counter-table"
@@ -62,7 +63,7 @@ resource "aws_iam_role_policy" "table" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"]
+      Action   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTimeToLive"]
       Resource = local.table_arn
     }]
   })
