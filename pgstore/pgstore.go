@@ -172,9 +172,20 @@ CREATE TABLE IF NOT EXISTS {p}salts (
 `, "{p}", p)
 }
 
-// Migrate creates the store's tables if they do not exist.
+// Migrate creates the store's tables if they do not exist. Many processes
+// may call it at once on one database: it runs in one transaction holding a
+// transaction-level advisory lock named for the prefix, since PostgreSQL's
+// CREATE TABLE IF NOT EXISTS fails, rather than waits, when another
+// transaction creates the same table at the same time.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, s.Schema()); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "pgstore migrate "+s.opts.Prefix); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.Schema())
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	return nil

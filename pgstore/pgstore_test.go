@@ -197,3 +197,60 @@ func TestSchemaDocumented(t *testing.T) {
 		t.Fatalf("docs/stores-servers.md does not show the schema Migrate runs:\n%s", schema(DefaultPrefix))
 	}
 }
+
+// TestMigrateConcurrent opens one new database from many connections at
+// once, as processes starting together would: each must create or find the
+// tables, none may fail on PostgreSQL's catalog race (two CREATE TABLE IF NOT
+// EXISTS of one name at once raise a unique violation in pg_type).
+func TestMigrateConcurrent(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for round := range 3 {
+		db := fmt.Sprintf("migrate_%d_%d", os.Getpid(), round)
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+		dbURL := strings.Replace(url, "/postgres?", "/"+db+"?", 1)
+		const openers = 24
+		start := make(chan struct{})
+		errs := make(chan error, openers)
+		for range openers {
+			go func() {
+				<-start
+				s, err := Open(ctx, dbURL+"&pool_max_conns=1", Options{SweepInterval: -1})
+				if err == nil {
+					_, err = s.Increment(ctx, "k")
+					_ = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		failed := 0
+		for range openers {
+			if err := <-errs; err != nil {
+				failed++
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		if failed == 0 {
+			s, err := Open(ctx, dbURL, Options{SweepInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Count(ctx, "k"); err != nil || n != openers {
+				t.Errorf("round %d: count %d, %v; want %d", round, n, err, openers)
+			}
+			_ = s.Close()
+		}
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
