@@ -97,9 +97,19 @@ type Store struct {
 
 	incr *sql.Stmt // the increment statement, prepared on the writer
 
-	// afterWrite, when set by tests, runs inside each visit's transaction
-	// after its changes and may fail it.
-	afterWrite func(key string) error
+	// afterWrite, when set by tests, runs inside each visit's savepoint
+	// after its changes and may fail it. beforeCommit, when set, runs
+	// before each batch's commit with its number of visits and may fail
+	// the batch; onBatch runs after each committed batch.
+	afterWrite   func(key string) error
+	beforeCommit func(visits int) error
+	onBatch      func(visits int)
+
+	mu      sync.Mutex
+	pending []*visitReq // visits waiting for a batch
+	running bool        // a runBatches goroutine is running
+	closed  bool
+	batches sync.WaitGroup
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -341,6 +351,10 @@ func migrate(ctx context.Context, db *sql.DB, busy time.Duration) error {
 // Close stops the sweeper and closes the file. Calls after Close fail.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.batches.Wait()
 		close(s.stop)
 		<-s.swept
 		err := errors.Join(s.incr.Close(), s.r.Close(), s.w.Close())

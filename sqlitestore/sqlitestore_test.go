@@ -797,9 +797,16 @@ const childEnv = "SQLITESTORE_KILL_CHILD"
 // After SIGKILL at a random point, the file must pass SQLite's integrity
 // check and hold every acknowledged increment, and at most one more per
 // goroutine (committed, never printed).
-func TestKillNine(t *testing.T) {
+func TestKillNine(t *testing.T) { killNine(t, "increment") }
+
+// TestKillNineVisits is TestKillNine with RecordVisit, whose concurrent
+// calls share transactions: every acknowledged visit (its ordinal and its
+// visit id marker) survives the kill.
+func TestKillNineVisits(t *testing.T) { killNine(t, "visit") }
+
+func killNine(t *testing.T, mode string) {
 	if path := os.Getenv(childEnv); path != "" {
-		killChild(path)
+		killChild(path, os.Getenv("SQLITESTORE_KILL_MODE"))
 		return
 	}
 	if testing.Short() {
@@ -808,8 +815,9 @@ func TestKillNine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "counter.sqlite")
 	var stored int64
 	for round, workers := range []int{1, 8, 32} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestKillNine$")
-		cmd.Env = append(os.Environ(), childEnv+"="+path, "SQLITESTORE_KILL_WORKERS="+strconv.Itoa(workers))
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$")
+		cmd.Env = append(os.Environ(), childEnv+"="+path, "SQLITESTORE_KILL_MODE="+mode,
+			"SQLITESTORE_KILL_WORKERS="+strconv.Itoa(workers), "SQLITESTORE_KILL_ROUND="+strconv.Itoa(round))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -820,16 +828,21 @@ func TestKillNine(t *testing.T) {
 		}
 		r := bufio.NewReader(out)
 		var acked []int64
+		var ids []string
 		readLine := func() bool {
 			line, err := r.ReadString('\n')
 			if err != nil {
 				return false
 			}
-			n, err := strconv.ParseInt(strings.TrimSuffix(line, "\n"), 10, 64)
+			count, id, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+			n, err := strconv.ParseInt(count, 10, 64)
 			if err != nil {
 				t.Fatalf("round %d: child wrote %q", round, line)
 			}
 			acked = append(acked, n)
+			if id != "" {
+				ids = append(ids, id)
+			}
 			return true
 		}
 		killAfter := 50 + rand.IntN(200)
@@ -853,6 +866,17 @@ func TestKillNine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, id := range ids {
+			var found bool
+			if err := s.r.QueryRow(`SELECT EXISTS (SELECT 1 FROM visit_ids WHERE key = 'visitors' AND id = ?)`, id).Scan(&found); err != nil || !found {
+				t.Fatalf("round %d: acknowledged visit id %q lost (%v)", round, id, err)
+			}
+		}
+		if mode == "visit" {
+			if st := mustStats(t, s, "visitors", day1); st.Today.Count != n {
+				t.Fatalf("round %d: the day holds %d visits, the key %d", round, st.Today.Count, n)
+			}
+		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -871,13 +895,16 @@ func TestKillNine(t *testing.T) {
 		if extra := n - stored - int64(len(acked)); extra > int64(workers) {
 			t.Fatalf("round %d: stored count %d is %d above %d + %d acknowledged, more than %d in flight", round, n, extra, stored, len(acked), workers)
 		}
-		t.Logf("round %d: %d goroutines, killed after %d acknowledged increments; count %d -> %d", round, workers, len(acked), stored, n)
+		t.Logf("round %d: %d goroutines, killed after %d acknowledged %ss; count %d -> %d", round, workers, len(acked), mode, stored, n)
 		stored = n
 	}
 }
 
-func killChild(path string) {
+// killChild counts on key "visitors" until killed, printing each
+// acknowledged count (and, for visits, the visit id after it).
+func killChild(path, mode string) {
 	workers, _ := strconv.Atoi(os.Getenv("SQLITESTORE_KILL_WORKERS"))
+	round := os.Getenv("SQLITESTORE_KILL_ROUND")
 	s, err := Open(path, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -886,18 +913,34 @@ func killChild(path string) {
 	var mu sync.Mutex
 	deadline := time.Now().Add(30 * time.Second)
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
+	for w := range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
-				n, err := s.Increment(context.Background(), "visitors")
-				if err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(1)
+			for i := 0; time.Now().Before(deadline); i++ {
+				var line string
+				if mode == "visit" {
+					id := fmt.Sprintf("r%s-w%d-%d", round, w, i)
+					st, ok, err := s.RecordVisit(context.Background(), counter.Visit{Key: "visitors", Date: day1,
+						Time: at(day1, 1), Visitor: visitor(rand.IntN(1000)), ID: id})
+					if err == nil && !ok {
+						err = fmt.Errorf("visit %s not counted", id)
+					}
+					if err != nil {
+						fmt.Fprintln(os.Stderr, err)
+						os.Exit(1)
+					}
+					line = strconv.FormatInt(st.Count, 10) + " " + id + "\n"
+				} else {
+					n, err := s.Increment(context.Background(), "visitors")
+					if err != nil {
+						fmt.Fprintln(os.Stderr, err)
+						os.Exit(1)
+					}
+					line = strconv.FormatInt(n, 10) + "\n"
 				}
 				mu.Lock()
-				_, err = io.WriteString(os.Stdout, strconv.FormatInt(n, 10)+"\n")
+				_, err = io.WriteString(os.Stdout, line)
 				mu.Unlock()
 				if err != nil {
 					os.Exit(1)

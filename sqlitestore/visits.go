@@ -13,7 +13,11 @@ import (
 
 // RecordVisit counts v in one transaction: the key's count and visitors,
 // v.Date's numbers and the markers change together or not at all. See
-// [counter.VisitStore]. A visit that needs a new marker past
+// [counter.VisitStore]. Concurrent calls share a transaction and its fsync
+// (group commit), each visit in a savepoint of its own after those before
+// it, so that each answer is exact and is given only once its transaction
+// is on disk; a visit that fails is rolled back alone, and a transaction
+// that fails to commit fails all its callers and counts none of them. A visit that needs a new marker past
 // [Options.MaxMarkers] fails with an error wrapping counter.ErrMarkersFull
 // and writes nothing; counter.Visitors then counts it as a hit only.
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
@@ -27,29 +31,14 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	if at.IsZero() {
 		at = time.Now()
 	}
-	var (
-		st      counter.Stats
-		counted bool
-		refused error
-	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		st, counted, refused, err = s.recordVisit(ctx, tx, v, at)
-		if err == nil && refused == nil && counted && s.afterWrite != nil {
-			err = s.afterWrite(v.Key)
-		}
-		if err == nil && refused != nil {
-			err = errRollback
-		}
-		return err
-	})
-	if refused != nil {
-		return counter.Stats{}, false, refused
-	}
-	if err != nil {
+	r := &visitReq{v: v, at: at, done: make(chan struct{})}
+	if err := s.recordBatched(ctx, r); err != nil {
 		return counter.Stats{}, false, fmt.Errorf("sqlitestore: record visit %q: %w", v.Key, err)
 	}
-	return st, counted, nil
+	if r.err != nil {
+		return counter.Stats{}, false, r.err
+	}
+	return r.st, r.counted, nil
 }
 
 // errRollback makes inTx roll back without it being a failure.
