@@ -11,10 +11,14 @@
 // [Options.BusyTimeout] for another's write lock, trying again every few
 // milliseconds, and stops waiting as soon as its caller's context ends.
 //
-// A caller whose context ends while its statement runs gets the context's
-// error; SQLite then interrupts the statement and rolls its transaction back,
-// unless the commit had already begun (the error cannot tell: the visit may
-// still count).
+// A caller of Increment whose context ends while its statement runs gets
+// the context's error; SQLite then interrupts the statement and rolls its
+// transaction back, unless the commit had already begun (the error cannot
+// tell: the count may still change). Concurrent RecordVisit calls share one
+// transaction and its fsync (group commit): a caller whose context ends
+// before its visit's transaction begins gets the context's error and the
+// visit is never written; once begun, RecordVisit returns when the
+// transaction is on disk, with an exact answer.
 //
 // The schema is created and migrated by [Open] (table schema_version holds
 // its version); docs/stores-local.md shows it.
@@ -105,11 +109,13 @@ type Store struct {
 	beforeCommit func(visits int) error
 	onBatch      func(visits int)
 
-	mu      sync.Mutex
-	pending []*visitReq // visits waiting for a batch
-	running bool        // a runBatches goroutine is running
-	closed  bool
-	batches sync.WaitGroup
+	mu       sync.Mutex
+	pending  []*visitReq // visits waiting for a batch
+	running  bool        // a runBatches goroutine is running
+	closed   bool
+	batches  sync.WaitGroup
+	maxBatch int                  // 0: maxBatch
+	txStmts  map[string]*sql.Stmt // the batch transaction's prepared statements
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -252,7 +258,8 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, stop: make(chan struct{}), swept: make(chan struct{})}
+	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, stop: make(chan struct{}), swept: make(chan struct{}),
+		txStmts: map[string]*sql.Stmt{}}
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}

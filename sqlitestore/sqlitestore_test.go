@@ -940,9 +940,9 @@ func killChild(path, mode string) {
 					line = strconv.FormatInt(n, 10) + "\n"
 				}
 				mu.Lock()
-				_, err = io.WriteString(os.Stdout, line)
+				_, werr := io.WriteString(os.Stdout, line)
 				mu.Unlock()
-				if err != nil {
+				if werr != nil {
 					os.Exit(1)
 				}
 			}
