@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -116,6 +117,10 @@ type Store struct {
 	batches  sync.WaitGroup
 	maxBatch int                  // 0: maxBatch
 	txStmts  map[string]*sql.Stmt // the batch transaction's prepared statements
+
+	// walHoldsDeleted: a sweep deleted rows whose old pages the WAL may
+	// still hold (its checkpoint has not completed yet).
+	walHoldsDeleted atomic.Bool
 
 	stop      chan struct{}
 	swept     chan struct{}

@@ -951,3 +951,60 @@ func killChild(path, mode string) {
 	wg.Wait()
 	os.Exit(0)
 }
+
+// A reader holding a snapshot while the sweep deletes a salt makes the
+// sweep's checkpoint partial, so the WAL keeps the salt's old page; the
+// next sweep, though it deletes nothing, must finish the checkpoint.
+func TestSaltGoneAfterReaderBlockedCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "counter.sqlite")
+	s := open(t, path, Options{})
+	salt := []byte("SALT-kept-by-a-reader-snapshot!!")
+	if _, err := s.DaySalt(ctx, day1, salt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DaySalt(ctx, day1.AddDays(2), []byte("SALT-of-a-later-day-still-live!!")); err != nil {
+		t.Fatal(err)
+	}
+	files := func() []byte {
+		var all []byte
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all
+	}
+	reader, err := sql.Open("sqlite", dsn(path, time.Second, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err := reader.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM salts`).Scan(&n); err != nil || n != 2 { // holds its snapshot
+		t.Fatal(n, err)
+	}
+	if _, err := s.sweep(ctx, at(day1, 48)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(files(), salt) {
+		t.Fatal("the checkpoint completed despite the reader: the test did not block it")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := s.sweep(ctx, at(day1, 49)); err != nil || deleted != 0 {
+		t.Fatalf("second sweep = %d, %v; want nothing left to delete", deleted, err)
+	}
+	if bytes.Contains(files(), salt) {
+		t.Fatal("the deleted salt is still in the database or its WAL after the reader left and the sweep ran again")
+	}
+}
