@@ -194,7 +194,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 type queries struct {
 	add, count, visit, stats, history, saltInsert, saltSelect     string
 	ensure, setCount, export, exportDays, importCount, importDays string
-	keys, sweepMarks, sweepSalts                                  string
+	keys, sweepMarks, sweepSalts, vacuumSalts                     string
 }
 
 func newQueries(p string) queries {
@@ -267,6 +267,7 @@ ON CONFLICT (key, day) DO UPDATE SET count = EXCLUDED.count, visitors = EXCLUDED
 	SELECT ctid FROM {p}marks WHERE expires <= $1 LIMIT $2))`),
 		sweepSalts: r.Replace(`DELETE FROM {p}salts WHERE ctid = ANY (ARRAY(
 	SELECT ctid FROM {p}salts WHERE expires <= $1 LIMIT $2))`),
+		vacuumSalts: r.Replace(`VACUUM {p}salts`),
 	}
 }
 
@@ -553,6 +554,14 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 			return n, wrap("sweep", err)
 		}
 		n += tag.RowsAffected()
+		if q == s.sql.sweepSalts && tag.RowsAffected() > 0 {
+			// A deleted row stays in the table's file until a vacuum,
+			// which autovacuum would start only after about 50 of them:
+			// vacuum the small salts table now, so the salt's bytes leave it.
+			if _, err := s.pool.Exec(ctx, s.sql.vacuumSalts); err != nil {
+				return n, wrap("sweep: vacuum salts", err)
+			}
+		}
 	}
 	return n, nil
 }
