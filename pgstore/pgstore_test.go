@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,7 +266,7 @@ func filesHolding(t *testing.T, dir string, b []byte) []string {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(path) //nolint:gosec // the test server's own files
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil // a file removed while walking
 		}

@@ -274,7 +274,7 @@ func dirHolding(t *testing.T, dir string, b []byte) []string {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(path) //nolint:gosec // the test server's own files
+		data, err := os.ReadFile(path)
 		if err == nil && bytes.Contains(data, b) {
 			found = append(found, path)
 		}
