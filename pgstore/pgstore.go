@@ -179,9 +179,20 @@ CREATE TABLE IF NOT EXISTS {p}salts (
 `, "{p}", p)
 }
 
-// Migrate creates the store's tables if they do not exist.
+// Migrate creates the store's tables if they do not exist. Many processes
+// may call it at once on one database: it runs in one transaction holding a
+// transaction-level advisory lock named for the prefix, since PostgreSQL's
+// CREATE TABLE IF NOT EXISTS fails, rather than waits, when another
+// transaction creates the same table at the same time.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, s.Schema()); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "pgstore migrate "+s.opts.Prefix); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.Schema())
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	return nil
@@ -190,7 +201,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 type queries struct {
 	add, count, visit, stats, history, saltInsert, saltSelect     string
 	ensure, setCount, export, exportDays, importCount, importDays string
-	keys, sweepMarks, sweepSalts                                  string
+	keys, sweepMarks, sweepSalts, vacuumSalts                     string
 }
 
 func newQueries(p string) queries {
@@ -263,6 +274,7 @@ ON CONFLICT (key, day) DO UPDATE SET count = EXCLUDED.count, visitors = EXCLUDED
 	SELECT ctid FROM {p}marks WHERE expires <= $1 LIMIT $2))`),
 		sweepSalts: r.Replace(`DELETE FROM {p}salts WHERE ctid = ANY (ARRAY(
 	SELECT ctid FROM {p}salts WHERE expires <= $1 LIMIT $2))`),
+		vacuumSalts: r.Replace(`VACUUM {p}salts`),
 	}
 }
 
@@ -553,6 +565,14 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 			return n, wrap("sweep", err)
 		}
 		n += tag.RowsAffected()
+		if q == s.sql.sweepSalts && tag.RowsAffected() > 0 {
+			// A deleted row stays in the table's file until a vacuum,
+			// which autovacuum would start only after about 50 of them:
+			// vacuum the small salts table now, so the salt's bytes leave it.
+			if _, err := s.pool.Exec(ctx, s.sql.vacuumSalts); err != nil {
+				return n, wrap("sweep: vacuum salts", err)
+			}
+		}
 	}
 	return n, nil
 }

@@ -1,11 +1,14 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -245,4 +248,129 @@ func TestSweepByStoreClock(t *testing.T) {
 			t.Fatalf("markers expired by the store's clock still there after 10 s")
 		}
 	}
+}
+
+// TestMigrateConcurrent opens one new database from many connections at
+// once, as processes starting together would: each must create or find the
+// tables, none may fail on PostgreSQL's catalog race (two CREATE TABLE IF NOT
+// EXISTS of one name at once raise a unique violation in pg_type).
+func TestMigrateConcurrent(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for round := range 3 {
+		db := fmt.Sprintf("migrate_%d_%d", os.Getpid(), round)
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+		dbURL := strings.Replace(url, "/postgres?", "/"+db+"?", 1)
+		const openers = 24
+		start := make(chan struct{})
+		errs := make(chan error, openers)
+		for range openers {
+			go func() {
+				<-start
+				s, err := Open(ctx, dbURL+"&pool_max_conns=1", Options{SweepInterval: -1})
+				if err == nil {
+					_, err = s.Increment(ctx, "k")
+					_ = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		failed := 0
+		for range openers {
+			if err := <-errs; err != nil {
+				failed++
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		if failed == 0 {
+			s, err := Open(ctx, dbURL, Options{SweepInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Count(ctx, "k"); err != nil || n != openers {
+				t.Errorf("round %d: count %d, %v; want %d", round, n, err, openers)
+			}
+			_ = s.Close()
+		}
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// filesHolding returns the files under dir that contain b.
+func filesHolding(t *testing.T, dir string, b []byte) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil // a file removed while walking
+		}
+		if bytes.Contains(data, b) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestSaltGoneFromTableFiles: once the sweep has deleted an expired salt,
+// no table file of the database holds its bytes (a plain DELETE leaves the
+// dead row in the heap until a vacuum). The write-ahead log still holds
+// it until PostgreSQL removes or overwrites the segment: docs/visitors.md
+// says so and what the operator does about it.
+func TestSaltGoneFromTableFiles(t *testing.T) {
+	srv := testenv.NewPostgres(t)
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.PostgresURLOf(srv), Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	day := counter.Date("2026-01-10")
+	salt := []byte("PG-SALT-that-must-not-outlive-2d")
+	if _, err := s.DaySalt(ctx, day, salt); err != nil {
+		t.Fatal(err)
+	}
+	live := []byte("PG-SALT-of-a-later-day-kept-live")
+	if _, err := s.DaySalt(ctx, day.AddDays(2), live); err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := func() {
+		if _, err := s.pool.Exec(ctx, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkpoint()
+	data := filepath.Join(srv.Dir, "data")
+	if len(filesHolding(t, filepath.Join(data, "base"), salt)) == 0 {
+		t.Fatal("the salt is in no table file before the sweep: the test reads the wrong files")
+	}
+	if n, err := s.Sweep(ctx, day.Time().Add(48*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want the one expired salt", n, err)
+	}
+	checkpoint()
+	if found := filesHolding(t, filepath.Join(data, "base"), salt); len(found) > 0 {
+		t.Fatalf("the deleted salt is still in %v", found)
+	}
+	if len(filesHolding(t, filepath.Join(data, "base"), live)) == 0 {
+		t.Fatal("the live salt is gone from the table files too")
+	}
+	t.Logf("write-ahead log files holding the deleted salt: %v", filesHolding(t, filepath.Join(data, "pg_wal"), salt))
 }

@@ -1,11 +1,15 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -275,5 +279,73 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open(ctx, "redis://127.0.0.1:1/0?dial_timeout=1s", Options{}); err == nil {
 		t.Fatal("Open of a closed port succeeded")
+	}
+}
+
+// dirHolding returns the files under dir that contain b.
+func dirHolding(t *testing.T, dir string, b []byte) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(data, b) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestSaltGoneFromAOFAfterRewrite checks what docs/visitors.md tells the
+// operator of Redis with appendonly yes: an expired salt stays in the
+// append-only file, and an AOF rewrite (BGREWRITEAOF, which the docs say to
+// schedule daily) removes it from every file of the server.
+func TestSaltGoneFromAOFAfterRewrite(t *testing.T) {
+	srv := testenv.NewRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	defer c.Close()
+	s, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	day := counter.DateOf(time.Now().UTC())
+	salt := []byte("REDIS-SALT-that-must-not-outlive")
+	if _, err := s.DaySalt(ctx, day, salt); err != nil {
+		t.Fatal(err)
+	}
+	if len(dirHolding(t, srv.Dir, salt)) == 0 {
+		t.Fatal("the salt is in no file of the server: the test reads the wrong files")
+	}
+	// As if its 48 hours had passed.
+	if err := c.PExpire(ctx, s.saltKey(day), time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for c.Exists(ctx, s.saltKey(day)).Val() != 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(dirHolding(t, srv.Dir, salt)) == 0 {
+		t.Fatal("the expired salt left the append-only file without a rewrite: update docs/visitors.md")
+	}
+	if err := c.BgRewriteAOF(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info := c.Info(ctx, "persistence").Val()
+		if strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0") &&
+			len(dirHolding(t, srv.Dir, salt)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after BGREWRITEAOF the expired salt is still in %v", dirHolding(t, srv.Dir, salt))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -3,8 +3,10 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,4 +145,64 @@ func BenchmarkGroupHotKey(b *testing.B) {
 	b.ReportMetric(plainRate, "plain-inc/s")
 	b.ReportMetric(groupRate, "group-inc/s")
 	b.ReportMetric(groupRate/plainRate, "x-plain")
+}
+
+// visitMany makes n visits, each of a new visitor with a visit id, from
+// callers goroutines, and returns how long they took.
+func visitMany(b *testing.B, s *Store, callers, n int, seq *atomic.Int64) time.Duration {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				i := seq.Add(1)
+				var id counter.VisitorID
+				binary.LittleEndian.PutUint64(id[:], uint64(i))
+				v := counter.Visit{Key: "home", Date: day1, Time: at(day1, 1), Visitor: id, ID: strconv.FormatInt(i, 36)}
+				if _, ok, err := s.RecordVisit(context.Background(), v); err != nil || !ok {
+					b.Error(ok, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// BenchmarkRecordVisitBatched: 64 callers record visits of new visitors
+// (a new visitor id and visit id each) on one store with group commit and
+// on one without (one transaction per visit, as before batching), in
+// alternating rounds of the same run, synchronous=FULL. It reports both
+// rates and x-unbatched (target: at least 5).
+//
+//	go test -run '^$' -bench RecordVisitBatched -benchtime 4000x ./sqlitestore
+func BenchmarkRecordVisitBatched(b *testing.B) {
+	batched, single := tempStore(b, Options{}), tempStore(b, Options{})
+	single.maxBatch = 1
+	const callers, round = 64, 512
+	var seq atomic.Int64
+	var batchedTime, singleTime time.Duration
+	var singleVisits int
+	visitMany(b, batched, callers, callers, &seq)
+	visitMany(b, single, callers, callers, &seq)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		b.StopTimer()
+		n := min(round, b.N-done)
+		singleTime += visitMany(b, single, callers, n/4+1, &seq)
+		singleVisits += n/4 + 1
+		b.StartTimer()
+		batchedTime += visitMany(b, batched, callers, n, &seq)
+	}
+	b.StopTimer()
+	batchedRate, singleRate := float64(b.N)/batchedTime.Seconds(), float64(singleVisits)/singleTime.Seconds()
+	b.ReportMetric(batchedRate, "batched-visits/s")
+	b.ReportMetric(singleRate, "unbatched-visits/s")
+	b.ReportMetric(batchedRate/singleRate, "x-unbatched")
 }

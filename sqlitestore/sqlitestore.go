@@ -11,10 +11,14 @@
 // [Options.BusyTimeout] for another's write lock, trying again every few
 // milliseconds, and stops waiting as soon as its caller's context ends.
 //
-// A caller whose context ends while its statement runs gets the context's
-// error; SQLite then interrupts the statement and rolls its transaction back,
-// unless the commit had already begun (the error cannot tell: the visit may
-// still count).
+// A caller of Increment whose context ends while its statement runs gets
+// the context's error; SQLite then interrupts the statement and rolls its
+// transaction back, unless the commit had already begun (the error cannot
+// tell: the count may still change). Concurrent RecordVisit calls share one
+// transaction and its fsync (group commit): a caller whose context ends
+// before its visit's transaction begins gets the context's error and the
+// visit is never written; once begun, RecordVisit returns when the
+// transaction is on disk, with an exact answer.
 //
 // The schema is created and migrated by [Open] (table schema_version holds
 // its version); docs/stores-local.md shows it.
@@ -30,6 +34,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -102,9 +107,25 @@ type Store struct {
 
 	incr *sql.Stmt // the increment statement, prepared on the writer
 
-	// afterWrite, when set by tests, runs inside each visit's transaction
-	// after its changes and may fail it.
-	afterWrite func(key string) error
+	// afterWrite, when set by tests, runs inside each visit's savepoint
+	// after its changes and may fail it. beforeCommit, when set, runs
+	// before each batch's commit with its number of visits and may fail
+	// the batch; onBatch runs after each committed batch.
+	afterWrite   func(key string) error
+	beforeCommit func(visits int) error
+	onBatch      func(visits int)
+
+	mu       sync.Mutex
+	pending  []*visitReq // visits waiting for a batch
+	running  bool        // a runBatches goroutine is running
+	closed   bool
+	batches  sync.WaitGroup
+	maxBatch int                  // 0: maxBatch
+	txStmts  map[string]*sql.Stmt // the batch transaction's prepared statements
+
+	// walHoldsDeleted: a sweep deleted rows whose old pages the WAL may
+	// still hold (its checkpoint has not completed yet).
+	walHoldsDeleted atomic.Bool
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -250,7 +271,8 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, now: opts.Now, stop: make(chan struct{}), swept: make(chan struct{})}
+	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, now: opts.Now, stop: make(chan struct{}), swept: make(chan struct{}),
+		txStmts: map[string]*sql.Stmt{}}
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}
@@ -349,6 +371,10 @@ func migrate(ctx context.Context, db *sql.DB, busy time.Duration) error {
 // Close stops the sweeper and closes the file. Calls after Close fail.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.batches.Wait()
 		close(s.stop)
 		<-s.swept
 		err := errors.Join(s.incr.Close(), s.r.Close(), s.w.Close())

@@ -808,9 +808,16 @@ const childEnv = "SQLITESTORE_KILL_CHILD"
 // After SIGKILL at a random point, the file must pass SQLite's integrity
 // check and hold every acknowledged increment, and at most one more per
 // goroutine (committed, never printed).
-func TestKillNine(t *testing.T) {
+func TestKillNine(t *testing.T) { killNine(t, "increment") }
+
+// TestKillNineVisits is TestKillNine with RecordVisit, whose concurrent
+// calls share transactions: every acknowledged visit (its ordinal and its
+// visit id marker) survives the kill.
+func TestKillNineVisits(t *testing.T) { killNine(t, "visit") }
+
+func killNine(t *testing.T, mode string) {
 	if path := os.Getenv(childEnv); path != "" {
-		killChild(path)
+		killChild(path, os.Getenv("SQLITESTORE_KILL_MODE"))
 		return
 	}
 	if testing.Short() {
@@ -819,8 +826,9 @@ func TestKillNine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "counter.sqlite")
 	var stored int64
 	for round, workers := range []int{1, 8, 32} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestKillNine$")
-		cmd.Env = append(os.Environ(), childEnv+"="+path, "SQLITESTORE_KILL_WORKERS="+strconv.Itoa(workers))
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$")
+		cmd.Env = append(os.Environ(), childEnv+"="+path, "SQLITESTORE_KILL_MODE="+mode,
+			"SQLITESTORE_KILL_WORKERS="+strconv.Itoa(workers), "SQLITESTORE_KILL_ROUND="+strconv.Itoa(round))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -831,16 +839,21 @@ func TestKillNine(t *testing.T) {
 		}
 		r := bufio.NewReader(out)
 		var acked []int64
+		var ids []string
 		readLine := func() bool {
 			line, err := r.ReadString('\n')
 			if err != nil {
 				return false
 			}
-			n, err := strconv.ParseInt(strings.TrimSuffix(line, "\n"), 10, 64)
+			count, id, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+			n, err := strconv.ParseInt(count, 10, 64)
 			if err != nil {
 				t.Fatalf("round %d: child wrote %q", round, line)
 			}
 			acked = append(acked, n)
+			if id != "" {
+				ids = append(ids, id)
+			}
 			return true
 		}
 		killAfter := 50 + rand.IntN(200)
@@ -864,6 +877,17 @@ func TestKillNine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, id := range ids {
+			var found bool
+			if err := s.r.QueryRow(`SELECT EXISTS (SELECT 1 FROM visit_ids WHERE key = 'visitors' AND id = ?)`, id).Scan(&found); err != nil || !found {
+				t.Fatalf("round %d: acknowledged visit id %q lost (%v)", round, id, err)
+			}
+		}
+		if mode == "visit" {
+			if st := mustStats(t, s, "visitors", day1); st.Today.Count != n {
+				t.Fatalf("round %d: the day holds %d visits, the key %d", round, st.Today.Count, n)
+			}
+		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -882,13 +906,16 @@ func TestKillNine(t *testing.T) {
 		if extra := n - stored - int64(len(acked)); extra > int64(workers) {
 			t.Fatalf("round %d: stored count %d is %d above %d + %d acknowledged, more than %d in flight", round, n, extra, stored, len(acked), workers)
 		}
-		t.Logf("round %d: %d goroutines, killed after %d acknowledged increments; count %d -> %d", round, workers, len(acked), stored, n)
+		t.Logf("round %d: %d goroutines, killed after %d acknowledged %ss; count %d -> %d", round, workers, len(acked), mode, stored, n)
 		stored = n
 	}
 }
 
-func killChild(path string) {
+// killChild counts on key "visitors" until killed, printing each
+// acknowledged count (and, for visits, the visit id after it).
+func killChild(path, mode string) {
 	workers, _ := strconv.Atoi(os.Getenv("SQLITESTORE_KILL_WORKERS"))
+	round := os.Getenv("SQLITESTORE_KILL_ROUND")
 	s, err := Open(path, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -897,20 +924,36 @@ func killChild(path string) {
 	var mu sync.Mutex
 	deadline := time.Now().Add(30 * time.Second)
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
+	for w := range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
-				n, err := s.Increment(context.Background(), "visitors")
-				if err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(1)
+			for i := 0; time.Now().Before(deadline); i++ {
+				var line string
+				if mode == "visit" {
+					id := fmt.Sprintf("r%s-w%d-%d", round, w, i)
+					st, ok, err := s.RecordVisit(context.Background(), counter.Visit{Key: "visitors", Date: day1,
+						Time: at(day1, 1), Visitor: visitor(rand.IntN(1000)), ID: id})
+					if err == nil && !ok {
+						err = fmt.Errorf("visit %s not counted", id)
+					}
+					if err != nil {
+						fmt.Fprintln(os.Stderr, err)
+						os.Exit(1)
+					}
+					line = strconv.FormatInt(st.Count, 10) + " " + id + "\n"
+				} else {
+					n, err := s.Increment(context.Background(), "visitors")
+					if err != nil {
+						fmt.Fprintln(os.Stderr, err)
+						os.Exit(1)
+					}
+					line = strconv.FormatInt(n, 10) + "\n"
 				}
 				mu.Lock()
-				_, err = io.WriteString(os.Stdout, strconv.FormatInt(n, 10)+"\n")
+				_, werr := io.WriteString(os.Stdout, line)
 				mu.Unlock()
-				if err != nil {
+				if werr != nil {
 					os.Exit(1)
 				}
 			}
@@ -942,5 +985,62 @@ func TestSweepByStoreClock(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d markers expired by the store's clock still there after 10 s", marks)
 		}
+	}
+}
+
+// A reader holding a snapshot while the sweep deletes a salt makes the
+// sweep's checkpoint partial, so the WAL keeps the salt's old page; the
+// next sweep, though it deletes nothing, must finish the checkpoint.
+func TestSaltGoneAfterReaderBlockedCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "counter.sqlite")
+	s := open(t, path, Options{})
+	salt := []byte("SALT-kept-by-a-reader-snapshot!!")
+	if _, err := s.DaySalt(ctx, day1, salt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DaySalt(ctx, day1.AddDays(2), []byte("SALT-of-a-later-day-still-live!!")); err != nil {
+		t.Fatal(err)
+	}
+	files := func() []byte {
+		var all []byte
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all
+	}
+	reader, err := sql.Open("sqlite", dsn(path, time.Second, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err := reader.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM salts`).Scan(&n); err != nil || n != 2 { // holds its snapshot
+		t.Fatal(n, err)
+	}
+	if _, err := s.sweep(ctx, at(day1, 48)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(files(), salt) {
+		t.Fatal("the checkpoint completed despite the reader: the test did not block it")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := s.sweep(ctx, at(day1, 49)); err != nil || deleted != 0 {
+		t.Fatalf("second sweep = %d, %v; want nothing left to delete", deleted, err)
+	}
+	if bytes.Contains(files(), salt) {
+		t.Fatal("the deleted salt is still in the database or its WAL after the reader left and the sweep ran again")
 	}
 }

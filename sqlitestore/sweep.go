@@ -71,12 +71,17 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 		}
 		return nil
 	})
-	if err == nil && total > 0 {
+	if err == nil && (total > 0 || s.walHoldsDeleted.Load()) {
 		// The WAL still holds the pages as they were before the delete:
 		// copy it into the file (where secure_delete zeroed the rows) and
-		// truncate it. Readers in the way make this a partial checkpoint,
-		// finished by a later sweep.
-		_, err = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		// truncate it. A reader in the way makes this a partial
+		// checkpoint; every later sweep tries again until one completes.
+		s.walHoldsDeleted.Store(true)
+		var busy, logFrames, done int
+		err = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
+		if err == nil && busy == 0 {
+			s.walHoldsDeleted.Store(false)
+		}
 	}
 	return most, err
 }

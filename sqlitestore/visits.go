@@ -13,7 +13,11 @@ import (
 
 // RecordVisit counts v in one transaction: the key's count and visitors,
 // v.Date's numbers and the markers change together or not at all. See
-// [counter.VisitStore]. A visit that needs a new marker past
+// [counter.VisitStore]. Concurrent calls share a transaction and its fsync
+// (group commit), each visit in a savepoint of its own after those before
+// it, so that each answer is exact and is given only once its transaction
+// is on disk; a visit that fails is rolled back alone, and a transaction
+// that fails to commit fails all its callers and counts none of them. A visit that needs a new marker past
 // [Options.MaxMarkers] fails with an error wrapping counter.ErrMarkersFull
 // and writes nothing; counter.Visitors then counts it as a hit only. A zero
 // v.Time is now by [Options.Now].
@@ -28,29 +32,14 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	if at.IsZero() {
 		at = s.now()
 	}
-	var (
-		st      counter.Stats
-		counted bool
-		refused error
-	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		st, counted, refused, err = s.recordVisit(ctx, tx, v, at)
-		if err == nil && refused == nil && counted && s.afterWrite != nil {
-			err = s.afterWrite(v.Key)
-		}
-		if err == nil && refused != nil {
-			err = errRollback
-		}
-		return err
-	})
-	if refused != nil {
-		return counter.Stats{}, false, refused
-	}
-	if err != nil {
+	r := &visitReq{v: v, at: at, done: make(chan struct{})}
+	if err := s.recordBatched(ctx, r); err != nil {
 		return counter.Stats{}, false, fmt.Errorf("sqlitestore: record visit %q: %w", v.Key, err)
 	}
-	return st, counted, nil
+	if r.err != nil {
+		return counter.Stats{}, false, r.err
+	}
+	return r.st, r.counted, nil
 }
 
 // errRollback makes inTx roll back without it being a failure.
@@ -59,35 +48,38 @@ var errRollback = errors.New("rollback")
 func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at time.Time) (st counter.Stats, counted bool, refused, err error) {
 	st.Key, st.Today.Date = v.Key, v.Date
 	found := true
-	err = tx.QueryRowContext(ctx, `SELECT count, visitors FROM counts WHERE key = ?`, v.Key).Scan(&st.Count, &st.Visitors)
+	err = s.stmt(ctx, tx, `SELECT count, visitors FROM counts WHERE key = ?`).QueryRowContext(ctx, v.Key).Scan(&st.Count, &st.Visitors)
 	if errors.Is(err, sql.ErrNoRows) {
 		found, err = false, nil
 	}
 	if err != nil {
 		return
 	}
-	err = tx.QueryRowContext(ctx, `SELECT count, visitors FROM days WHERE key = ? AND date = ?`, v.Key, string(v.Date)).Scan(&st.Today.Count, &st.Today.Visitors)
+	err = s.stmt(ctx, tx, `SELECT count, visitors FROM days WHERE key = ? AND date = ?`).QueryRowContext(ctx, v.Key, string(v.Date)).Scan(&st.Today.Count, &st.Today.Visitors)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = nil
 	}
 	if err != nil {
 		return
 	}
+	idFound := false // an expired visit id marker, renewed below
 	if v.ID != "" {
 		var exp int64
-		err = tx.QueryRowContext(ctx, `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`, v.Key, v.ID).Scan(&exp)
-		if errors.Is(err, sql.ErrNoRows) {
+		err = s.stmt(ctx, tx, `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`).QueryRowContext(ctx, v.Key, v.ID).Scan(&exp)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
 			err = nil
-		} else if err == nil && exp > at.UnixNano() {
-			return // seen within VisitIDTTL: counts nothing
-		}
-		if err != nil {
+		case err != nil:
 			return
+		case exp > at.UnixNano():
+			return // seen within VisitIDTTL: counts nothing
+		default:
+			idFound = true
 		}
 	}
 	if !found && s.maxKeys > 0 {
 		var keys int64
-		if err = tx.QueryRowContext(ctx, `SELECT value FROM tallies WHERE name = 'keys'`).Scan(&keys); err != nil {
+		if err = s.stmt(ctx, tx, `SELECT value FROM tallies WHERE name = 'keys'`).QueryRowContext(ctx).Scan(&keys); err != nil {
 			return
 		}
 		if keys >= s.maxKeys {
@@ -98,7 +90,7 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 	newVisitor, storeMarker := false, false
 	if !v.Visitor.IsZero() {
 		var seen bool
-		if err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`,
+		if err = s.stmt(ctx, tx, `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`).QueryRowContext(ctx,
 			string(v.Date), v.Key, v.Visitor[:]).Scan(&seen); err != nil {
 			return
 		}
@@ -111,7 +103,7 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 		default:
 			var marks int64
 			if s.maxMarkers > 0 {
-				if err = tx.QueryRowContext(ctx, `SELECT value FROM tallies WHERE name = 'visitor_marks'`).Scan(&marks); err != nil {
+				if err = s.stmt(ctx, tx, `SELECT value FROM tallies WHERE name = 'visitor_marks'`).QueryRowContext(ctx).Scan(&marks); err != nil {
 					return
 				}
 			}
@@ -128,44 +120,42 @@ func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at
 			v.Key, st.Count, st.Visitors, st.Today.Count, st.Today.Visitors, counter.ErrOverflow)
 		return
 	}
+	if v.ID != "" && !idFound && s.maxMarkers > 0 {
+		var ids int64
+		if err = s.stmt(ctx, tx, `SELECT value FROM tallies WHERE name = 'visit_ids'`).QueryRowContext(ctx).Scan(&ids); err != nil {
+			return
+		}
+		if ids >= s.maxMarkers {
+			refused = fmt.Errorf("sqlitestore: record visit %q: %d visit id markers: %w", v.Key, ids, counter.ErrMarkersFull)
+			return
+		}
+	}
+	// Every refusal is above: from here on the visit is written.
 	nv := int64(0)
 	if newVisitor {
 		nv = 1
 	}
 	if storeMarker {
-		if _, err = tx.ExecContext(ctx, `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`, string(v.Date), v.Key, v.Visitor[:]); err != nil {
+		if _, err = s.stmt(ctx, tx, `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
 			return
 		}
 	}
-	if _, err = tx.ExecContext(ctx, `INSERT INTO counts (key, count, visitors) VALUES (?1, 1, ?2)
-		ON CONFLICT (key) DO UPDATE SET count = count + 1, visitors = visitors + ?2`, v.Key, nv); err != nil {
+	if _, err = s.stmt(ctx, tx, `INSERT INTO counts (key, count, visitors) VALUES (?1, 1, ?2)
+		ON CONFLICT (key) DO UPDATE SET count = count + 1, visitors = visitors + ?2`).ExecContext(ctx, v.Key, nv); err != nil {
 		return
 	}
-	if _, err = tx.ExecContext(ctx, `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, 1, ?3)
-		ON CONFLICT (key, date) DO UPDATE SET count = count + 1, visitors = visitors + ?3`, v.Key, string(v.Date), nv); err != nil {
+	if _, err = s.stmt(ctx, tx, `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, 1, ?3)
+		ON CONFLICT (key, date) DO UPDATE SET count = count + 1, visitors = visitors + ?3`).ExecContext(ctx, v.Key, string(v.Date), nv); err != nil {
 		return
 	}
 	if v.ID != "" {
 		exp := at.Add(counter.VisitIDTTL).UnixNano()
-		var res sql.Result
-		// An expired marker seen again is renewed; a new one is stored only
-		// below the cap.
-		if res, err = tx.ExecContext(ctx, `UPDATE visit_ids SET expires = ? WHERE key = ? AND id = ?`, exp, v.Key, v.ID); err != nil {
-			return
+		q := `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
+		if idFound {
+			q = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var ids int64
-			if s.maxMarkers > 0 {
-				if err = tx.QueryRowContext(ctx, `SELECT value FROM tallies WHERE name = 'visit_ids'`).Scan(&ids); err != nil {
-					return
-				}
-			}
-			if s.maxMarkers > 0 && ids >= s.maxMarkers {
-				refused = fmt.Errorf("sqlitestore: record visit %q: %d visit id markers: %w", v.Key, ids, counter.ErrMarkersFull)
-				return
-			} else if _, err = tx.ExecContext(ctx, `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)`, v.Key, v.ID, exp); err != nil {
-				return
-			}
+		if _, err = s.stmt(ctx, tx, q).ExecContext(ctx, v.Key, v.ID, exp); err != nil {
+			return
 		}
 	}
 	st.Count++

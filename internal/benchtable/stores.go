@@ -103,6 +103,7 @@ func (r *runner) sqlite() []row {
 		rw.result = passIf(b.at("x-bare", i) >= 0.9)
 		rows = append(rows, rw)
 	}
+	rows = append(rows, r.sqliteVisits())
 	rw := row{what: "`Group(sqlitestore)` vs `sqlitestore`, one hot key, 256 callers", target: "≥ 20×"}
 	res, err = r.goBench("./sqlitestore", "^BenchmarkGroupHotKey$", "20000x")
 	var b *benchResult
@@ -118,4 +119,25 @@ func (r *runner) sqlite() []row {
 	rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
 	rw.result = passIf(b.at("x-plain", i) >= 20)
 	return append(rows, rw)
+}
+
+// sqliteVisits measures sqlitestore's group commit of visits: 64 callers
+// recording new visitors on a store with batching and on one without, in
+// alternating rounds of the same run.
+func (r *runner) sqliteVisits() row {
+	rw := row{what: "`sqlitestore` `RecordVisit` with group commit vs the same store without (a transaction per visit), 64 callers, a new visitor per visit, `synchronous=FULL`", target: "≥ 5×"}
+	res, err := r.goBench("./sqlitestore", "^BenchmarkRecordVisitBatched$", "4000x")
+	var b *benchResult
+	if err == nil {
+		b, err = need(res, "BenchmarkRecordVisitBatched", "batched-visits/s", "unbatched-visits/s", "x-unbatched")
+	}
+	if err != nil {
+		return r.notMeasured(err, rw)[0]
+	}
+	i := b.medianRun("x-unbatched")
+	rw.lib = perSecond(b.at("batched-visits/s", i), "visits/s")
+	rw.anchor = perSecond(b.at("unbatched-visits/s", i), "visits/s")
+	rw.ratio = ratioCell(b.metrics["x-unbatched"], i, 1, "×")
+	rw.result = passIf(b.at("x-unbatched", i) >= 5)
+	return rw
 }
