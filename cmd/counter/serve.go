@@ -123,7 +123,7 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 		}
 		mux.Handle("/chart/{key}", chart)
 	}
-	mux.Handle("/", http.FileServerFS(web.Files))
+	mux.Handle("/", withPagePolicy(http.FileServerFS(web.Files)))
 	if token != "" {
 		a, err := newAdmin(opened, token, proxies, log, c.now)
 		if err != nil {
@@ -138,7 +138,7 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           nosniff(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
