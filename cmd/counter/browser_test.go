@@ -155,8 +155,8 @@ func TestPagesUnderPolicy(t *testing.T) {
 	t.Logf("browser: %s", out)
 	type page struct {
 		Policy, Nosniff, Text, State, FontSize, Count string
-		Rows                                         int
-		ErrorHidden                                  bool
+		Rows                                          int
+		ErrorHidden                                   bool
 	}
 	var got struct {
 		Index, Stats       page

@@ -13,7 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
 // testNow is the clock of the in-process commands: 2026-12-01 in UTC.
@@ -503,5 +508,68 @@ func TestOwnerCommands(t *testing.T) {
 				t.Errorf("set again: %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestDynamoOwnerRepairs (issue 16): on a DynamoDB table (dynalite), the
+// owner's commands read and write the attribute COUNTER_COUNT_ATTRIBUTE
+// names, as the Lambda function does, and "counter set visitors 1234"
+// replaces a count typed as a string, as docs/moving.md promises.
+func TestDynamoOwnerRepairs(t *testing.T) {
+	env, endpoint, table := dynamoEnv(t)
+	client := testenv.DynamoClient(endpoint)
+	ctx := context.Background()
+	put := func(key, attr string, value types.AttributeValue) {
+		t.Helper()
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: key}, attr: value,
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item := func(key string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: key},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	run := func(env []string, args ...string) string {
+		t.Helper()
+		stdout, stderr, code := runBinary(t, env, "", args...)
+		if code != 0 {
+			t.Fatalf("counter %q: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+
+	put("visitors", "count", &types.AttributeValueMemberS{Value: "1234"})
+	if got, want := run(env, "set", "visitors", "1234"), "visitors: count was 1234, now 1234\n"; got != want {
+		t.Errorf("set over a string count: %q, want %q", got, want)
+	}
+	if n, _ := item("visitors")["count"].(*types.AttributeValueMemberN); n == nil || n.Value != "1234" {
+		t.Errorf("the count after set: %#v, want the number 1234", item("visitors")["count"])
+	}
+
+	views := append(env[:len(env):len(env)], "COUNTER_COUNT_ATTRIBUTE=views")
+	put("home", "views", &types.AttributeValueMemberN{Value: "41"})
+	if got := run(views, "get", "-json", "home"); !strings.HasPrefix(got, `{"key":"home","count":41,`) {
+		t.Errorf("get with COUNTER_COUNT_ATTRIBUTE=views: %q, want count 41", got)
+	}
+	if got, want := run(views, "set", "home", "100"), "home: count was 41, now 100\n"; got != want {
+		t.Errorf("set with COUNTER_COUNT_ATTRIBUTE=views: %q, want %q", got, want)
+	}
+	got := item("home")
+	if n, _ := got["views"].(*types.AttributeValueMemberN); n == nil || n.Value != "100" {
+		t.Errorf("views after set: %#v, want 100", got["views"])
+	}
+	if _, ok := got["count"]; ok {
+		t.Errorf("set wrote a second attribute count: %v", got)
+	}
+	if _, stderr, code := runBinary(t, append(env[:len(env):len(env)], "COUNTER_COUNT_ATTRIBUTE=id"), "", "get", "home"); code != exitFailure || !strings.Contains(stderr, "COUNTER_COUNT_ATTRIBUTE=id: want") {
+		t.Errorf("COUNTER_COUNT_ATTRIBUTE=id: exit %d, %s", code, stderr)
 	}
 }
