@@ -10,6 +10,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.74.0
 	github.com/resumecounter/counter v0.0.0-00010101000000-000000000000
 	github.com/resumecounter/counter/pgstore v0.0.0-00010101000000-000000000000
+	github.com/rogpeppe/go-internal v1.16.0
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/time v0.16.0
 )
