@@ -667,3 +667,42 @@ func TestMemoryMarkersFull(t *testing.T) {
 		t.Fatalf("a known visitor at the cap: %+v, %v, %v; want one more hit", st, ok, err)
 	}
 }
+
+// TestDynamoSetReplacesStringCount (issue 16, docs/moving.md): SetCount is
+// the owner's repair of a count typed as a string: it replaces it with a
+// number, returns the number the string spelled, and counting goes on.
+func TestDynamoSetReplacesStringCount(t *testing.T) {
+	d, client := newDynamo(t, counter.DynamoOptions{})
+	ctx := context.Background()
+	table := d.Options().Table
+	for key, value := range map[string]string{"visitors": "1234", "home": "many"} {
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(table),
+			Item: map[string]types.AttributeValue{
+				"id":    &types.AttributeValueMemberS{Value: key},
+				"count": &types.AttributeValueMemberS{Value: value},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old, err := d.SetCount(ctx, "visitors", 1234); err != nil || old != 1234 {
+		t.Fatalf("SetCount over the string \"1234\" = %d, %v; want 1234, nil", old, err)
+	}
+	if old, err := d.SetCount(ctx, "home", 7); err != nil || old != 0 {
+		t.Fatalf("SetCount over the string \"many\" = %d, %v; want 0, nil", old, err)
+	}
+	if n, err := d.Increment(ctx, "visitors"); err != nil || n != 1235 {
+		t.Fatalf("Increment after the repair = %d, %v; want 1235", n, err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table),
+		Key:       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "home"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := out.Item["count"].(*types.AttributeValueMemberN); n == nil || n.Value != "7" {
+		t.Fatalf("the count after SetCount: %#v, want the number 7", out.Item["count"])
+	}
+}

@@ -1042,10 +1042,11 @@ func (d *Dynamo) batchGet(ctx context.Context, ids []string, consistent bool) (m
 }
 
 // SetCount sets key's count to n with one UpdateItem and returns the count
-// it replaced; see [Editor]. It also replaces a count that is a number but
-// not a whole int64 (the repair that errors wrapping ErrNotANumber or
-// ErrOverflow ask for), returning it truncated to an int64; a count that is
-// not a number at all (a string) is refused with ErrNotANumber. With
+// it replaced; see [Editor]. It replaces any count: one that is a number but
+// not a whole int64, or not a number at all (a string typed in the console),
+// which is the repair that errors wrapping ErrNotANumber or ErrOverflow ask
+// for. The count returned is then the old number truncated to an int64, the
+// number a string spelled, or 0 for a string that spells none. With
 // Shards > 1 it sets shard 0 and zeroes none of the others: the error says
 // so if any holds a count.
 func (d *Dynamo) SetCount(ctx context.Context, key string, n int64) (int64, error) {
@@ -1065,23 +1066,22 @@ func (d *Dynamo) SetCount(ctx context.Context, key string, n int64) (int64, erro
 		TableName:                 &d.opts.Table,
 		Key:                       d.itemKey(key),
 		UpdateExpression:          aws.String("SET #c = :n REMOVE #bad"),
-		ConditionExpression:       aws.String("attribute_not_exists(#c) OR attribute_type(#c, :type)"),
 		ExpressionAttributeNames:  map[string]string{"#c": d.opts.CountAttribute, "#bad": badCountAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": numberValue(n), ":type": &types.AttributeValueMemberS{Value: "N"}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": numberValue(n)},
 		ReturnValues:              types.ReturnValueUpdatedOld,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return 0, fmt.Errorf("counter: set %q in table %q: attribute %q: %w (%w)", key, d.opts.Table, d.opts.CountAttribute, ErrNotANumber, err)
-	}
 	if err != nil {
 		return 0, d.errorf("set", key, err)
 	}
-	old, ok := out.Attributes[d.opts.CountAttribute].(*types.AttributeValueMemberN)
-	if !ok {
+	switch old := out.Attributes[d.opts.CountAttribute].(type) {
+	case *types.AttributeValueMemberN:
+		return truncInt64(old.Value), nil
+	case *types.AttributeValueMemberS:
+		return max(0, truncInt64(strings.TrimSpace(old.Value))), nil
+	case nil:
 		return d.opts.Start, nil
 	}
-	return truncInt64(old.Value), nil
+	return 0, nil
 }
 
 // truncInt64 returns the DynamoDB number s truncated toward zero and

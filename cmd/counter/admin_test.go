@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
@@ -303,4 +307,126 @@ func send(t *testing.T, method, url, auth, body string) sent {
 		t.Fatal(err)
 	}
 	return sent{res, string(b)}
+}
+
+// TestAdminFailureFlood (issue 15, defect 5): one wrong attempt from each
+// of 20,000 /64s of one IPv6 /48, more addresses than the failure limiter
+// tracks, neither locks the owner out nor frees the address that spent its
+// attempts: only a client's own failures spend its budget.
+func TestAdminFailureFlood(t *testing.T) {
+	at := newAdminUnderTest(t)
+	const owner, guesser, newcomer = "2001:db8:ffff::1", "192.0.2.66", "198.51.100.7"
+	if w := at.do(owner, "Bearer typo", http.MethodGet, "/admin/export", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("the owner's typo: %d, want 401", w.Code)
+	}
+	for i := range failBurst {
+		at.do(guesser, "Bearer guess-"+strconv.Itoa(i), http.MethodGet, "/admin/export", "")
+	}
+	if w := at.do(guesser, bearerOK, http.MethodGet, "/admin/export", ""); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("after %d failures: %d, want 429", failBurst, w.Code)
+	}
+	const flood = 2 * maxClients
+	for i := range flood {
+		if w := at.do(fmt.Sprintf("2001:db8:1:%x::1", i), "Bearer flood", http.MethodGet, "/admin/export", ""); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong attempt %d, from a new /64: %d, want 401", i+1, w.Code)
+		}
+	}
+	at.a.failures.mu.Lock()
+	tracked := len(at.a.failures.clients)
+	at.a.failures.mu.Unlock()
+	if tracked > maxClients {
+		t.Errorf("%d clients tracked, over the cap of %d", tracked, maxClients)
+	}
+	for _, client := range []string{owner, newcomer, "2001:db8:1:1::1"} {
+		if w := at.do(client, bearerOK, http.MethodGet, "/admin/export", ""); w.Code != http.StatusOK {
+			t.Errorf("the right token from %s after %d others' failures: %d %s, want 200", client, flood, w.Code, w.Body)
+		}
+	}
+	if w := at.do(guesser, "Bearer guess", http.MethodGet, "/admin/export", ""); w.Code != http.StatusTooManyRequests {
+		t.Errorf("the guesser after the flood: %d, want 429 (the flood must not free it)", w.Code)
+	}
+}
+
+// TestAdminTokenLength: the token has at least minTokenLen characters.
+func TestAdminTokenLength(t *testing.T) {
+	if minTokenLen != 32 {
+		t.Fatalf("minTokenLen = %d; the docs and -h say 32", minTokenLen)
+	}
+	for n, ok := range map[int]bool{1: false, 31: false, 32: true, 64: true} {
+		token := strings.Repeat("a", n)
+		got, err := adminTokenFromEnv(func(string) string { return token })
+		if ok && (err != nil || got != token) || !ok && (err == nil || got != "") {
+			t.Errorf("a %d-character token: %q, %v; accepted: %v, want %v", n, got, err, err == nil, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("is %d characters: use at least 32", n)) {
+			t.Errorf("a %d-character token: %v", n, err)
+		}
+	}
+}
+
+// TestAdminTokenWholeHash: a wrong token whose SHA-256 starts with the same
+// two bytes as the right one's is refused: the whole hash is compared.
+func TestAdminTokenWholeHash(t *testing.T) {
+	at := newAdminUnderTest(t)
+	right := sha256.Sum256([]byte(testToken))
+	var near string
+	for i := 0; near == ""; i++ {
+		guess := fmt.Sprintf("%s-%d", testToken, i)
+		if h := sha256.Sum256([]byte(guess)); h[0] == right[0] && h[1] == right[1] {
+			near = guess
+		}
+	}
+	if w := at.do("192.0.2.1", "Bearer "+near, http.MethodGet, "/admin/export", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("a token whose hash shares its first two bytes with the right one's: %d, want 401", w.Code)
+	}
+}
+
+// TestAdminTokenConstantTime: the token's hash is compared in one place,
+// whole, with crypto/subtle.ConstantTimeCompare; never with == or != (the
+// same answers, at a speed that tells how many leading bytes matched) or
+// byte by byte. A timing test would be flaky, so this reads the source.
+func TestAdminTokenConstantTime(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "admin.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	isToken := func(e ast.Expr) bool { // a.token
+		sel, ok := e.(*ast.SelectorExpr)
+		return ok && sel.Sel.Name == "token"
+	}
+	whole := func(e ast.Expr) bool { // x[:]
+		s, ok := e.(*ast.SliceExpr)
+		return ok && s.Low == nil && s.High == nil
+	}
+	var compares int
+	allowed := map[ast.Node]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "ConstantTimeCompare" && len(n.Args) == 2 {
+				for _, a := range n.Args {
+					if whole(a) && isToken(a.(*ast.SliceExpr).X) {
+						compares++
+						allowed[a.(*ast.SliceExpr).X] = true
+					}
+				}
+				if compares > 0 && (!whole(n.Args[0]) || !whole(n.Args[1])) {
+					t.Errorf("%s: ConstantTimeCompare of part of a hash", fset.Position(n.Pos()))
+				}
+			}
+		case *ast.KeyValueExpr: // the field set in newAdmin
+			if id, ok := n.Key.(*ast.Ident); ok && id.Name == "token" {
+				return false
+			}
+		case *ast.SelectorExpr:
+			if isToken(n) && !allowed[n] {
+				t.Errorf("%s: the token's hash used other than in ConstantTimeCompare(h[:], a.token[:])", fset.Position(n.Pos()))
+			}
+		}
+		return true
+	})
+	if compares != 1 {
+		t.Errorf("%d whole-hash ConstantTimeCompare calls with the token, want 1", compares)
+	}
 }

@@ -140,3 +140,43 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("server count %d after the browser, want 1235", a.Count)
 	}
 }
+
+// TestPagesUnderPolicy (issue 15, defect 10): the pages counter serve
+// serves itself come with a Content-Security-Policy and nosniff, and work
+// under them in Chromium: the count, the badge, the stats and the chart
+// show, the inline styles apply, and no violation is reported.
+func TestPagesUnderPolicy(t *testing.T) {
+	testenv.Browser(t)
+	s := start(t, "COUNTER_STORE=memory")
+	for range 1233 {
+		getJSON(t, s.URL+"/api/visitors")
+	}
+	out := testenv.RunNode(t, 60*time.Second, "cmd/counter/testdata/csp.cjs", s.URL)
+	t.Logf("browser: %s", out)
+	type page struct {
+		Policy, Nosniff, Text, State, FontSize, Count string
+		Rows                                          int
+		ErrorHidden                                   bool
+	}
+	var got struct {
+		Index, Stats       page
+		Violations, Errors []string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	for name, p := range map[string]page{"/": got.Index, "/stats.html": got.Stats} {
+		if p.Policy != pagePolicy() || !strings.Contains(p.Policy, "default-src 'none'") || p.Nosniff != "nosniff" {
+			t.Errorf("%s: Content-Security-Policy %q, X-Content-Type-Options %q; want %q and nosniff", name, p.Policy, p.Nosniff, pagePolicy())
+		}
+	}
+	if got.Index.State != "ok" || got.Index.Text != "1,234" || got.Index.FontSize != "40px" {
+		t.Errorf("/ shows %q (state %q, font size %s); want 1,234, ok, 40px", got.Index.Text, got.Index.State, got.Index.FontSize)
+	}
+	if got.Stats.State != "ok" || got.Stats.Count != "1,234" || got.Stats.Rows != 30 || !got.Stats.ErrorHidden {
+		t.Errorf("/stats.html: %+v; want state ok, 1,234 hits, 30 days, the error hidden", got.Stats)
+	}
+	if len(got.Violations) > 0 || len(got.Errors) > 0 {
+		t.Errorf("policy violations %q, console errors %q; want none", got.Violations, got.Errors)
+	}
+}

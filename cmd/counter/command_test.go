@@ -13,7 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/resumecounter/counter"
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
 // testNow is the clock of the in-process commands: 2026-12-01 in UTC.
@@ -210,7 +215,7 @@ func TestExportImport(t *testing.T) {
 
 	// Standard input, and days not listed stay.
 	q.stdin = `{"key":"visitors","count":7,"visitors":1,"days":[{"date":"2026-11-30","count":5,"visitors":4}]}` + "\n"
-	if got := q.must("import", "-"); got != "imported 1 keys from standard input into the test's store\n" {
+	if got := q.must("import", "-allow-lower", "-"); got != "imported 1 key from standard input into the test's store\n" {
 		t.Errorf("import -: %q", got)
 	}
 	rec, err := to.Export(context.Background(), "visitors")
@@ -236,7 +241,9 @@ func TestImportBadFileWritesNothing(t *testing.T) {
 		t.Errorf("stderr %q, want %q", p.stderr.String(), want)
 	}
 	p.stdin = `{"key":"a","count":5}` + "\n"
-	if got := p.must("import", "-check", "-"); got != "standard input: 1 keys, every line valid\n" {
+	if got := p.must("import", "-check", "-"); got != "standard input: 1 key, every line valid\n"+
+		"KEY  COUNT NOW  COUNT AFTER  VISITORS NOW  VISITORS AFTER\n"+
+		"a    0          5            0             0\n" {
 		t.Errorf("import -check: %q", got)
 	}
 	if keys, err := to.Keys(context.Background()); err != nil || len(keys) != 0 {
@@ -395,7 +402,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"set", "a", "1"}, env: []string{"COUNTER_MAX_KEYS=x"}, code: 1, err: "counter set: COUNTER_MAX_KEYS=x: want a number of keys"},
 		{args: []string{"import", "-"}, stdin: `{"key":"a","count":1}` + "\n" + `{"key":"a","count":2}`, code: 1,
 			err: "counter import: standard input: 1 bad line; nothing was imported:\n\tline 2: key a is on line 1 too; keep one of them"},
-		{args: []string{"import", "-check", "-"}, stdin: `{"key":"a","count":1}`, code: 0, out: "standard input: 1 keys, every line valid"},
+		{args: []string{"import", "-check", "-"}, stdin: `{"key":"a","count":1}`, code: 0, out: "standard input: 1 key, every line valid"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			stdout, stderr, code := runBinary(t, tc.env, tc.stdin, tc.args...)
@@ -503,5 +510,123 @@ func TestOwnerCommands(t *testing.T) {
 				t.Errorf("set again: %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestDynamoOwnerRepairs (issue 16): on a DynamoDB table (dynalite), the
+// owner's commands read and write the attribute COUNTER_COUNT_ATTRIBUTE
+// names, as the Lambda function does, and "counter set visitors 1234"
+// replaces a count typed as a string, as docs/moving.md promises.
+func TestDynamoOwnerRepairs(t *testing.T) {
+	env, endpoint, table := dynamoEnv(t)
+	client := testenv.DynamoClient(endpoint)
+	ctx := context.Background()
+	put := func(key, attr string, value types.AttributeValue) {
+		t.Helper()
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: key}, attr: value,
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item := func(key string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: key},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	run := func(env []string, args ...string) string {
+		t.Helper()
+		stdout, stderr, code := runBinary(t, env, "", args...)
+		if code != 0 {
+			t.Fatalf("counter %q: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+
+	put("visitors", "count", &types.AttributeValueMemberS{Value: "1234"})
+	if got, want := run(env, "set", "visitors", "1234"), "visitors: count was 1234, now 1234\n"; got != want {
+		t.Errorf("set over a string count: %q, want %q", got, want)
+	}
+	if n, _ := item("visitors")["count"].(*types.AttributeValueMemberN); n == nil || n.Value != "1234" {
+		t.Errorf("the count after set: %#v, want the number 1234", item("visitors")["count"])
+	}
+
+	views := append(env[:len(env):len(env)], "COUNTER_COUNT_ATTRIBUTE=views")
+	put("home", "views", &types.AttributeValueMemberN{Value: "41"})
+	if got := run(views, "get", "-json", "home"); !strings.HasPrefix(got, `{"key":"home","count":41,`) {
+		t.Errorf("get with COUNTER_COUNT_ATTRIBUTE=views: %q, want count 41", got)
+	}
+	if got, want := run(views, "set", "home", "100"), "home: count was 41, now 100\n"; got != want {
+		t.Errorf("set with COUNTER_COUNT_ATTRIBUTE=views: %q, want %q", got, want)
+	}
+	got := item("home")
+	if n, _ := got["views"].(*types.AttributeValueMemberN); n == nil || n.Value != "100" {
+		t.Errorf("views after set: %#v, want 100", got["views"])
+	}
+	if _, ok := got["count"]; ok {
+		t.Errorf("set wrote a second attribute count: %v", got)
+	}
+	if _, stderr, code := runBinary(t, append(env[:len(env):len(env)], "COUNTER_COUNT_ATTRIBUTE=id"), "", "get", "home"); code != exitFailure || !strings.Contains(stderr, "COUNTER_COUNT_ATTRIBUTE=id: want") {
+		t.Errorf("COUNTER_COUNT_ATTRIBUTE=id: exit %d, %s", code, stderr)
+	}
+}
+
+// TestImportLowers (issue 16): an import that would lower a key's count or
+// visitors writes nothing and names the keys, unless -allow-lower; -check
+// shows each key's numbers now and after, and marks the lowering ones. A
+// line with the same field twice is refused with its line number, by
+// -check too (issue 15, defect 6).
+func TestImportLowers(t *testing.T) {
+	to := counter.NewMemory()
+	ctx := context.Background()
+	if _, err := to.SetCount(ctx, "visitors", 5000); err != nil {
+		t.Fatal(err)
+	}
+	p := &inProcess{t: t, store: to}
+	file := `{"key":"visitors","count":3,"visitors":2}` + "\n" + `{"key":"new","count":9}` + "\n"
+	p.stdin = file
+	want := "standard input: 2 keys, every line valid\n" +
+		"KEY       COUNT NOW  COUNT AFTER  VISITORS NOW  VISITORS AFTER\n" +
+		"visitors  5000       3            0             2  lower: needs -allow-lower\n" +
+		"new       0          9            0             0\n"
+	if got := p.must("import", "-check", "-"); got != want {
+		t.Errorf("import -check:\n%s\nwant\n%s", got, want)
+	}
+	p.stdin = file
+	if code := p.run("import", "-"); code != exitFailure {
+		t.Fatalf("an import lowering a count: exit %d, want 1", code)
+	}
+	if want := "counter import: the import would lower the numbers of 1 key; nothing was imported:\n" +
+		"\tvisitors: count 3, now 5000; visitors 2, now 0\n" +
+		"(see every change with import -check; import with -allow-lower to lower them)\n"; p.stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant\n%s", p.stderr.String(), want)
+	}
+	if keys, _ := to.Keys(ctx); len(keys) != 1 {
+		t.Fatalf("keys after a refused import: %v, want only visitors", keys)
+	}
+	if n, _ := to.Count(ctx, "visitors"); n != 5000 {
+		t.Fatalf("count after a refused import: %d, want 5000", n)
+	}
+	p.stdin = file
+	if got := p.must("import", "-allow-lower", "-"); got != "imported 2 keys from standard input into the test's store\n" {
+		t.Errorf("import -allow-lower: %q", got)
+	}
+	if n, _ := to.Count(ctx, "visitors"); n != 3 {
+		t.Fatalf("count after import -allow-lower: %d, want 3", n)
+	}
+
+	for _, args := range [][]string{{"import", "-check", "-"}, {"import", "-allow-lower", "-"}} {
+		p.stdin = `{"key":"a","count":5}` + "\n" + `{"key":"b","count":5,"Count":1000000}` + "\n"
+		if code := p.run(args...); code != exitFailure || !strings.Contains(p.stderr.String(), `line 2: unknown field "Count"`) {
+			t.Errorf("counter %q with a field in two cases: exit %d, %s", args, code, p.stderr.String())
+		}
+	}
+	if n, _ := to.Count(ctx, "b"); n != 0 {
+		t.Fatalf("a refused line was imported: count %d", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -189,7 +190,7 @@ while visits may still count: for an exact copy, stop the server first.
 
 var importCommand = &command{
 	name:    "import",
-	args:    "[-check] FILE",
+	args:    "[-check] [-allow-lower] FILE",
 	summary: `apply an export ("-": standard input)`,
 	help: `Import applies an export (JSON Lines, as "counter export" writes them) to the
 store: each key's count and visitors become the line's, and each day listed
@@ -201,9 +202,14 @@ import names each bad line and writes nothing. A line needs "key" and
 "count"; "visitors" and "days" may be left out, so a line written by hand,
 {"key":"visitors","count":1234}, carries a number over.
 
+An import that would lower a key's count or visitors writes nothing and
+names those keys, unless -allow-lower says to. -check writes nothing: it
+checks the file and shows, per key, the numbers now and after the import.
+
 ` + storeHelp(),
 	flags: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
-		check := fs.Bool("check", false, "only check the file; write nothing")
+		check := fs.Bool("check", false, "only check the file and show each key's numbers now and after; write nothing")
+		allowLower := fs.Bool("allow-lower", false, "import even where a count or visitors would go down")
 		return func(ctx context.Context, c *cli, args []string) error {
 			if len(args) != 1 {
 				return usagef("want one FILE (- for standard input), got %d argument(s)", len(args))
@@ -224,7 +230,22 @@ import names each bad line and writes nothing. A line needs "key" and
 				return err
 			}
 			if *check {
-				fmt.Fprintf(c.stdout, "%s: %d keys, every line valid\n", name, len(records))
+				fmt.Fprintf(c.stdout, "%s: %s, every line valid\n", name, plural(len(records), "key"))
+				s, err := c.openForOwner(ctx, false)
+				if err != nil {
+					fmt.Fprintf(c.stdout, "(the numbers now are not shown: %v)\n", err)
+					return nil
+				}
+				defer s.Close()
+				ed, err := editor(s)
+				if err != nil {
+					return err
+				}
+				changes, err := compare(ctx, ed, records)
+				if err != nil {
+					return err
+				}
+				printChanges(c.stdout, changes)
 				return nil
 			}
 			s, err := c.openForOwner(ctx, true)
@@ -236,16 +257,89 @@ import names each bad line and writes nothing. A line needs "key" and
 			if err != nil {
 				return err
 			}
+			if !*allowLower {
+				changes, err := compare(ctx, ed, records)
+				if err != nil {
+					return err
+				}
+				if err := refuseLower(changes); err != nil {
+					return err
+				}
+			}
 			if err := importRecords(ctx, timeoutEditor{ed}, records); err != nil {
 				return fmt.Errorf("%w%s", err, hint(err))
 			}
 			if err := s.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "imported %d keys from %s into %s\n", len(records), name, s.desc)
+			fmt.Fprintf(c.stdout, "imported %s from %s into %s\n", plural(len(records), "key"), name, s.desc)
 			return nil
 		}
 	},
+}
+
+// plural is "1 key", "2 keys".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// change is what an import does to one key's totals.
+type change struct {
+	key                   string
+	count, newCount       int64
+	visitors, newVisitors int64
+}
+
+func (c change) lowers() bool { return c.newCount < c.count || c.newVisitors < c.visitors }
+
+// compare reads each record's key from ed and returns what importing the
+// records would change.
+func compare(ctx context.Context, ed counter.Editor, records []counter.Record) ([]change, error) {
+	ed = timeoutEditor{ed}
+	changes := make([]change, len(records))
+	for i, r := range records {
+		now, err := ed.Export(ctx, r.Key)
+		if err != nil {
+			return nil, fmt.Errorf("read key %s: %w", r.Key, err)
+		}
+		changes[i] = change{r.Key, now.Count, r.Count, now.Visitors, r.Visitors}
+	}
+	return changes, nil
+}
+
+// printChanges writes a table of the changes.
+func printChanges(w io.Writer, changes []change) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "KEY\tCOUNT NOW\tCOUNT AFTER\tVISITORS NOW\tVISITORS AFTER\n")
+	for _, c := range changes {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d", c.key, c.count, c.newCount, c.visitors, c.newVisitors)
+		if c.lowers() {
+			fmt.Fprintf(tw, "\tlower: needs -allow-lower")
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// refuseLower is an error naming the keys whose numbers changes lower, or nil.
+func refuseLower(changes []change) error {
+	var b strings.Builder
+	n := 0
+	for _, c := range changes {
+		if !c.lowers() {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "\n\t%s: count %d, now %d; visitors %d, now %d", c.key, c.newCount, c.count, c.newVisitors, c.visitors)
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("the import would lower the numbers of %s; nothing was imported:%s\n"+
+		"(see every change with import -check; import with -allow-lower to lower them)", plural(n, "key"), b.String())
 }
 
 // latestDate is the last date an import accepts: tomorrow in UTC, the

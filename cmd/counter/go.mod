@@ -13,6 +13,7 @@ require (
 	github.com/resumecounter/counter/pgstore v0.1.0
 	github.com/resumecounter/counter/redisstore v0.1.0
 	github.com/resumecounter/counter/sqlitestore v0.1.0
+	github.com/rogpeppe/go-internal v1.16.0
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/time v0.16.0
 )

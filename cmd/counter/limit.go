@@ -17,15 +17,26 @@ import (
 )
 
 // maxClients bounds the clients the rate limiter tracks at once (about
-// 200 bytes each). New clients beyond it share one bucket until idle ones
-// are dropped, so many addresses cannot grow memory without bound.
+// 200 bytes each), so many addresses cannot grow memory without bound.
 const maxClients = 10_000
+
+// evictSample is how many tracked clients a new client beyond maxClients
+// looks at to choose the one it replaces.
+const evictSample = 8
 
 // limiter is a per-client rate limit: a token bucket per client address,
 // refilled at limit per second up to burst. A client is an IPv4 address or
 // an IPv6 /64 (one subscriber's usual allocation). Addresses live only in
 // memory, and only until their bucket would be full again: dropping it then
 // changes nothing.
+//
+// Only a client's own requests spend its bucket: there is no bucket shared
+// between clients, so no flood of other addresses can get a client refused.
+// When maxClients are tracked, a new client replaces the one with the most
+// tokens left among evictSample of them (the least limited: forgetting it
+// refuses nobody). A flood of many addresses can at worst make the limiter
+// forget some of its own addresses' spent buckets; it never spends anyone
+// else's.
 type limiter struct {
 	limit   rate.Limit
 	burst   int
@@ -36,8 +47,7 @@ type limiter struct {
 
 	mu       sync.Mutex
 	clients  map[netip.Prefix]*client
-	overflow *rate.Limiter // shared by new clients while clients is full
-	sweeping bool          // a sweep is scheduled
+	sweeping bool // a sweep is scheduled
 }
 
 type client struct {
@@ -47,14 +57,13 @@ type client struct {
 
 func newLimiter(limit rate.Limit, burst, proxies int) *limiter {
 	return &limiter{
-		limit:    limit,
-		burst:    burst,
-		proxies:  proxies,
-		idle:     time.Duration(math.Ceil(min(float64(burst)/float64(limit), 86400) * float64(time.Second))),
-		max:      maxClients,
-		now:      time.Now,
-		clients:  make(map[netip.Prefix]*client),
-		overflow: rate.NewLimiter(limit, burst),
+		limit:   limit,
+		burst:   burst,
+		proxies: proxies,
+		idle:    time.Duration(math.Ceil(min(float64(burst)/float64(limit), 86400) * float64(time.Second))),
+		max:     maxClients,
+		now:     time.Now,
+		clients: make(map[netip.Prefix]*client),
 	}
 }
 
@@ -109,8 +118,10 @@ func (l *limiter) allow(r *http.Request) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	c := l.clients[key]
-	bucket := l.overflow
-	if c == nil && len(l.clients) < l.max {
+	if c == nil {
+		if len(l.clients) >= l.max {
+			l.evict(now)
+		}
 		c = &client{bucket: rate.NewLimiter(l.limit, l.burst)}
 		l.clients[key] = c
 		if !l.sweeping {
@@ -118,10 +129,8 @@ func (l *limiter) allow(r *http.Request) (bool, time.Duration) {
 			time.AfterFunc(l.sweepEvery(), l.sweep)
 		}
 	}
-	if c != nil {
-		c.seen = now
-		bucket = c.bucket
-	}
+	c.seen = now
+	bucket := c.bucket
 	l.mu.Unlock()
 	res := bucket.ReserveN(now, 1)
 	if !res.OK() { // burst < 1 cannot happen; be safe
@@ -141,19 +150,37 @@ func (l *limiter) wait(r *http.Request) time.Duration {
 	now := l.now()
 	l.mu.Lock()
 	c := l.clients[key]
-	bucket := l.overflow
-	if c == nil && len(l.clients) < l.max {
-		l.mu.Unlock()
+	l.mu.Unlock()
+	if c == nil {
 		return 0 // a new client's bucket is full
 	}
-	if c != nil {
-		bucket = c.bucket
-	}
-	l.mu.Unlock()
-	if tokens := bucket.TokensAt(now); tokens < 1 {
+	if tokens := c.bucket.TokensAt(now); tokens < 1 {
 		return time.Duration(math.Ceil((1 - tokens) / float64(l.limit) * float64(time.Second)))
 	}
 	return 0
+}
+
+// evict drops one tracked client to make room for a new one: among
+// evictSample clients (Go's map order varies from one range to the next),
+// the one with the most tokens left, and of those the one seen longest ago.
+// l.mu is held.
+func (l *limiter) evict(now time.Time) {
+	var (
+		victim netip.Prefix
+		best   *client
+		most   float64
+		n      int
+	)
+	for k, c := range l.clients {
+		tokens := c.bucket.TokensAt(now)
+		if best == nil || tokens > most || tokens == most && c.seen.Before(best.seen) {
+			victim, best, most = k, c, tokens
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	delete(l.clients, victim)
 }
 
 // sweep drops the clients whose buckets are full again and runs again

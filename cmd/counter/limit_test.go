@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,14 +139,22 @@ func TestLimiterBuckets(t *testing.T) {
 	}
 }
 
-// Many clients: the map stays bounded, new clients beyond it share one
-// bucket, and idle clients are dropped once their bucket is full again.
+// Many clients: the map stays bounded, each new client gets a bucket of its
+// own (none is refused for others' requests), a client that spent its
+// bucket stays tracked through the flood, and idle clients are dropped
+// once their bucket is full again.
 func TestLimiterBounded(t *testing.T) {
 	clock := &fakeClock{time.Unix(1e9, 0)}
 	l := newLimiter(1, 2, 0) // 1/s, burst 2: a bucket refills in 2s
 	l.now = clock.now
 	l.sweeping = true // no timer: the test sweeps by hand
 	l.max = 100
+	spent := request("192.0.2.200:1")
+	for range 2 {
+		if ok, _ := l.allow(spent); !ok {
+			t.Fatal("a request within the burst refused")
+		}
+	}
 	allowed := 0
 	for i := range 10_000 {
 		if ok, _ := l.allow(request(fmt.Sprintf("10.%d.%d.%d:1", i>>16, i>>8&0xff, i&0xff))); ok {
@@ -155,13 +167,16 @@ func TestLimiterBounded(t *testing.T) {
 	if n != 100 {
 		t.Fatalf("%d clients tracked, want the cap of 100", n)
 	}
-	if allowed != 100+2 {
-		t.Fatalf("%d requests from 10,000 clients allowed, want 102: one for each tracked client and a burst of 2 shared by the rest", allowed)
+	if allowed != 10_000 {
+		t.Fatalf("%d first requests from 10,000 clients allowed, want all: a new client was refused for the others' requests", allowed)
 	}
-	if ok, _ := l.allow(request("10.0.0.99:1")); !ok {
+	if ok, _ := l.allow(spent); ok {
+		t.Fatal("the client that spent its burst before the flood was forgotten: the flood evicted the most limited client")
+	}
+	if ok, _ := l.allow(request("10.0.39.15:1")); !ok { // the last of the flood
 		t.Fatal("a tracked client's second request refused: its own bucket holds another token")
 	}
-	if ok, _ := l.allow(request("10.0.0.99:1")); ok {
+	if ok, _ := l.allow(request("10.0.39.15:1")); ok {
 		t.Fatal("a tracked client's third request allowed with a burst of 2")
 	}
 
@@ -182,8 +197,29 @@ func TestLimiterBounded(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d clients left 2s after their last request, want 1 (the one seen since)", n)
 	}
-	if ok, _ := l.allow(request("10.200.0.1:1")); !ok {
-		t.Fatal("a new client refused once there was room")
+}
+
+// TestLimiterEvictsLeastLimited: a new client beyond the cap replaces the
+// sampled client with the most tokens left.
+func TestLimiterEvictsLeastLimited(t *testing.T) {
+	clock := &fakeClock{time.Unix(1e9, 0)}
+	l := newLimiter(1, 10, 0)
+	l.now = clock.now
+	l.sweeping = true
+	l.max = evictSample
+	for i := range evictSample { // client i spends i+1 tokens
+		for range i + 1 {
+			l.allow(request(fmt.Sprintf("192.0.2.%d:1", i)))
+		}
+	}
+	l.allow(request("198.51.100.1:1"))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.clients) != evictSample {
+		t.Fatalf("%d clients tracked, want %d", len(l.clients), evictSample)
+	}
+	if _, ok := l.clients[netip.MustParsePrefix("192.0.2.0/32")]; ok {
+		t.Fatal("the client with the most tokens left is still tracked")
 	}
 }
 
@@ -204,5 +240,74 @@ func TestLimiterSweeps(t *testing.T) {
 			t.Fatalf("5s on: %d clients tracked, sweeping %v; want none, and no sweep scheduled", n, sweeping)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFloodLocksNobodyOut (issue 15, defect 5), on the server binary: a
+// flood from more addresses than the limiters track, to /api and to the
+// admin routes with wrong tokens, turns away neither a new visitor nor the
+// owner's right token, and admin failures spend nothing of /api's limit.
+func TestFloodLocksNobodyOut(t *testing.T) {
+	s := start(t, "COUNTER_STORE=memory", "COUNTER_VISITORS=off", "COUNTER_RATE_LIMIT=5/m", "COUNTER_TRUST_PROXY=1",
+		"COUNTER_ADMIN_TOKEN="+testToken)
+	const flood = maxClients + maxClients/10
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	defer client.CloseIdleConnections()
+	do := func(path, from, auth string) (int, error) {
+		req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("X-Forwarded-For", from)
+		req.Header.Set("User-Agent", testBrowserUA)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		problems []string
+	)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < flood; i += 8 {
+				from := fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)
+				api, err1 := do("/api/visitors", from, "")
+				adm, err2 := do("/admin/export", from, "Bearer wrong")
+				if err1 != nil || err2 != nil || api != http.StatusOK || adm != http.StatusUnauthorized {
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("client %d: /api %d %v, wrong admin token %d %v; want 200 and 401", i, api, err1, adm, err2))
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(problems) > 0 {
+		t.Fatalf("during a flood from %d addresses:\n%s", flood, strings.Join(problems, "\n"))
+	}
+	for _, tc := range []struct {
+		path, from, auth string
+		want             int
+	}{
+		{"/api/visitors", "203.0.113.50", "", http.StatusOK},       // a new visitor
+		{"/api/visitors", "2001:db8::1", "", http.StatusOK},        // one of the flood: 4 of its 5 left
+		{"/admin/export", "203.0.113.51", bearerOK, http.StatusOK}, // the owner, from a new address
+		{"/admin/export", "2001:db8::1", bearerOK, http.StatusOK},  // from an address of the flood
+	} {
+		if code, err := do(tc.path, tc.from, tc.auth); err != nil || code != tc.want {
+			t.Errorf("GET %s from %s after the flood: %d %v, want %d", tc.path, tc.from, code, err, tc.want)
+		}
 	}
 }

@@ -1,14 +1,15 @@
 // Command counter serves visit counters and lets their owner see, move and
 // fix the counts.
 //
-//	counter serve              serve /api/{key}, /badge/{key} and the example page
+//	counter serve              serve the counts, badges, charts and pages (see -h)
 //	counter get KEY...         print counts, visitors and today's numbers
 //	counter set KEY N          set a count (carry one over, or reset it)
 //	counter export [KEY...]    write keys, counts and daily history as JSON Lines
 //	counter import FILE        apply an export ("-": standard input)
 //
 // Every command reads its store from the environment: COUNTER_STORE (bolt,
-// the default; memory; dynamodb), COUNTER_DATA, COUNTER_TABLE and the AWS
+// the default; memory; dynamodb; postgres; redis; sqlite), COUNTER_DATA,
+// COUNTER_TABLE, COUNTER_DATABASE_URL, COUNTER_REDIS_URL and the AWS
 // variables. See docs/command.md.
 //
 // Install it with
@@ -79,6 +80,8 @@ Usage:
 
 Commands:
 %s
+counter serve answers:
+%s
 Every command uses the store that COUNTER_STORE names (bolt by default,
 in the file COUNTER_DATA or ./counter.db); "counter <command> -h" lists
 the variables. Exit status: 0 done, 1 failed, 2 wrong command line.
@@ -89,7 +92,7 @@ func (c *cli) usage(w io.Writer) {
 	for _, cmd := range commands {
 		fmt.Fprintf(&b, "\t%-8s %s\n", cmd.name, cmd.summary)
 	}
-	fmt.Fprintf(w, usage, b.String())
+	fmt.Fprintf(w, usage, b.String(), routesHelp)
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -143,7 +146,7 @@ func (c *cli) runCommand(ctx context.Context, cmd *command, args []string) int {
 	fs.Usage = func() {}   // printed below, to the right stream
 	run := cmd.flags(fs)
 	printUsage := func(w io.Writer, long bool) {
-		fmt.Fprintf(w, "usage: counter %s %s\n", cmd.name, cmd.args)
+		fmt.Fprintf(w, "usage: %s\n", strings.TrimSpace("counter "+cmd.name+" "+cmd.args))
 		if !long {
 			fmt.Fprintf(w, "Run 'counter %s -h' for help.\n", cmd.name)
 			return

@@ -44,16 +44,113 @@ func appendRecord(dst []byte, r counter.Record) ([]byte, error) {
 
 // line is a record as read, with fields that must be present as pointers.
 type line struct {
-	Key      *string   `json:"key"`
-	Count    *int64    `json:"count"`
-	Visitors *int64    `json:"visitors"`
-	Days     []dayLine `json:"days"`
+	Key      *string
+	Count    *int64
+	Visitors *int64
+	Days     []json.RawMessage
 }
 
 type dayLine struct {
-	Date     *string `json:"date"`
-	Count    *int64  `json:"count"`
-	Visitors *int64  `json:"visitors"`
+	Date     *string
+	Count    *int64
+	Visitors *int64
+}
+
+// recordFields and dayFields say in messages which fields there are.
+const (
+	recordFields = "a record has only key, count, visitors and days (date, count, visitors)"
+	dayShape     = `{"date":…,"count":…,"visitors":…}`
+)
+
+// field is one member an object may have: its exact name and where its
+// value goes.
+type field struct {
+	name string
+	ptr  any
+}
+
+// decodeObject decodes text, one JSON object (or null, an object without
+// members), into fields. Names must match exactly, case included, and
+// appear at most once: encoding/json alone would take "Count" for "count",
+// and the last of two "count" members. It returns what is wrong, or "";
+// shape describes the object for a value of another kind.
+func decodeObject(text []byte, fields []field, shape string) string {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonProblem(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+	case nil:
+		return trailing(dec)
+	default:
+		return fmt.Sprintf("%s where %s belongs", jsonKind(tok), shape)
+	}
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonProblem(err)
+		}
+		name, _ := tok.(string) // object keys are strings
+		i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
+		switch {
+		case i < 0:
+			for _, f := range fields {
+				if strings.EqualFold(f.name, name) {
+					return fmt.Sprintf("unknown field %q: field names are exact, lower case: %s", name, f.name)
+				}
+			}
+			return fmt.Sprintf("unknown field %q: %s", name, recordFields)
+		case seen[name]:
+			return fmt.Sprintf("field %q appears twice: keep one", name)
+		}
+		seen[name] = true
+		if err := dec.Decode(fields[i].ptr); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				return fmt.Sprintf("%s is %s: want %s", name, typeErr.Value, wantOf(fields[i].ptr))
+			}
+			return jsonProblem(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return jsonProblem(err)
+	}
+	return trailing(dec)
+}
+
+// trailing says what follows the value dec has read, or "".
+func trailing(dec *json.Decoder) string {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "more than one JSON value: want one record per line"
+	}
+	return ""
+}
+
+// jsonKind names the kind of JSON value that starts with tok.
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim: // '[': '{' and '}' cannot start a value here
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	}
+	return "number"
+}
+
+// wantOf says what a field decoded into ptr takes.
+func wantOf(ptr any) string {
+	switch ptr.(type) {
+	case **string:
+		return "a string"
+	case *[]json.RawMessage:
+		return "a list of " + dayShape
+	}
+	return "a whole number from 0 to 9223372036854775807"
 }
 
 // badLines is the error for an import with bad lines: each names its line.
@@ -164,14 +261,10 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 // parseRecord parses and checks one line. It returns what is wrong with it,
 // or "".
 func parseRecord(text []byte, latest counter.Date) (counter.Record, string) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.DisallowUnknownFields()
 	var l line
-	if err := dec.Decode(&l); err != nil {
-		return counter.Record{}, jsonProblem(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return counter.Record{}, "more than one JSON value: want one record per line"
+	if p := decodeObject(text, []field{{"key", &l.Key}, {"count", &l.Count}, {"visitors", &l.Visitors}, {"days", &l.Days}},
+		`a record {"key":…,"count":…}`); p != "" {
+		return counter.Record{}, p
 	}
 	switch {
 	case l.Key == nil:
@@ -191,7 +284,11 @@ func parseRecord(text []byte, latest counter.Date) (counter.Record, string) {
 		return counter.Record{}, fmt.Sprintf("key %s: %s", rec.Key, p)
 	}
 	dates := map[counter.Date]bool{}
-	for i, d := range l.Days {
+	for i, raw := range l.Days {
+		var d dayLine
+		if p := decodeObject(raw, []field{{"date", &d.Date}, {"count", &d.Count}, {"visitors", &d.Visitors}}, dayShape); p != "" {
+			return counter.Record{}, fmt.Sprintf(`key %s: day %d of "days": %s`, rec.Key, i+1, p)
+		}
 		if d.Date == nil {
 			return counter.Record{}, fmt.Sprintf(`key %s: day %d of "days" has no "date"`, rec.Key, i+1)
 		}
@@ -237,33 +334,12 @@ func checkNumbers(name1 string, n1 int64, name2 string, n2 int64) string {
 
 // jsonProblem says in a line what is wrong with a record's JSON.
 func jsonProblem(err error) string {
-	var (
-		typeErr   *json.UnmarshalTypeError
-		syntaxErr *json.SyntaxError
-	)
+	var syntaxErr *json.SyntaxError
 	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return fmt.Sprintf("%s where a record {\"key\":…,\"count\":…} belongs", typeErr.Value)
-		}
-		want := "a whole number from 0 to 9223372036854775807"
-		switch typeErr.Type.Kind().String() {
-		case "string":
-			want = "a string"
-		case "slice":
-			want = `a list of {"date":…,"count":…,"visitors":…}`
-		case "struct":
-			want = "an object"
-		}
-		return fmt.Sprintf("%s is %s: want %s", field, typeErr.Value, want)
-	case errors.As(err, &syntaxErr):
+	case errors.As(err, &syntaxErr) && !strings.Contains(syntaxErr.Error(), "unexpected end of JSON input"):
 		return fmt.Sprintf("not JSON (%v at byte %d)", syntaxErr, syntaxErr.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case syntaxErr != nil, errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "the JSON ends early: want one whole record per line"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Sprintf("%s: a record has only key, count, visitors and days (date, count, visitors)",
-			strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return err.Error()
 }

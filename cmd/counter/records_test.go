@@ -83,6 +83,18 @@ func TestRecordsBadLines(t *testing.T) {
 		{`key,count`, "not JSON"},
 		{`[1,2]`, `array where a record {"key":…,"count":…} belongs`},
 		{`null`, `no "key"`},
+		// Field names are exact and appear once (issue 15, defect 6):
+		// encoding/json alone takes "Count" for "count", and the last of two.
+		{`{"key":"a","count":5,"Count":1000000}`, `unknown field "Count": field names are exact, lower case: count`},
+		{`{"KEY":"a","count":5}`, `unknown field "KEY": field names are exact, lower case: key`},
+		{`{"key":"a","count":5,"count":1000000}`, `field "count" appears twice: keep one`},
+		{`{"key":"a","key":"b","count":5}`, `field "key" appears twice`},
+		{`{"key":"a","count":5,"days":[],"days":[{"date":"2026-11-01","count":9}]}`, `field "days" appears twice`},
+		{`{"key":"v","count":1,"days":[{"date":"2026-11-01","Count":9}]}`, `key v: day 1 of "days": unknown field "Count": field names are exact, lower case: count`},
+		{`{"key":"v","count":1,"days":[{"date":"2026-11-01","count":1,"count":9}]}`, `key v: day 1 of "days": field "count" appears twice`},
+		{`{"key":"v","count":1,"days":[{"date":"2026-11-01","day":9}]}`, `key v: day 1 of "days": unknown field "day": a record has only`},
+		{`{"key":"v","count":1,"days":[5]}`, `key v: day 1 of "days": number where {"date":…,"count":…,"visitors":…} belongs`},
+		{`{"key":"v","count":1,"days":[{"date":7}]}`, `key v: day 1 of "days": date is number: want a string`},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			file := good + "\n\n" + tc.line + "\n" + `{"key":"ok2","count":2}` + "\n"

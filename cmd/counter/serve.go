@@ -17,11 +17,11 @@ import (
 
 var serveCommand = &command{
 	name:    "serve",
-	summary: "serve /api/{key}, /badge/{key} and the example page",
-	help: `Serve counts the visits of any valid key: JSON at /api/{key}, SVG badges at
-/badge/{key}, the example page (examples/web) at /. It logs to standard
-error and stops gracefully on SIGINT or SIGTERM, letting requests in flight
-finish.
+	summary: "serve the counts, badges, charts and pages below",
+	help: `Serve counts the visits of any valid key and answers:
+` + routesHelp + `
+It logs to standard error and stops gracefully on SIGINT or SIGTERM,
+letting requests in flight finish.
 
 Settings, from the environment:
   COUNTER_HOST, PORT         the address to listen on (default :8080)
@@ -52,6 +52,15 @@ Settings, from the environment:
 		}
 	},
 }
+
+// routesHelp lists what counter serve answers, for -h.
+const routesHelp = `  /api/{key}     the count as JSON: {"key","count","visitors","today"}
+  /badge/{key}   an SVG badge of the count
+  /chart/{key}   an SVG chart of the last days (stores that keep days)
+  /              the example page (examples/web); /stats.html, a key's stats;
+                 /counter.js and /stats.js, their scripts
+  /admin/...     the owner's routes, when COUNTER_ADMIN_TOKEN is set
+`
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // after a stop signal; the handlers' own 3s store timeout comes first.
@@ -123,7 +132,7 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 		}
 		mux.Handle("/chart/{key}", chart)
 	}
-	mux.Handle("/", http.FileServerFS(web.Files))
+	mux.Handle("/", withPagePolicy(http.FileServerFS(web.Files)))
 	if token != "" {
 		a, err := newAdmin(opened, token, proxies, log, c.now)
 		if err != nil {
@@ -138,7 +147,7 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           nosniff(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -31,6 +31,7 @@ var stores = []storeKind{
 	{"bolt", []string{"COUNTER_DATA: the bbolt file (default ./counter.db)"}, openBolt},
 	{"memory", []string{"counts live in the server process (counter serve only)"}, openMemory},
 	{"dynamodb", []string{"COUNTER_TABLE: the table (default " + counter.DefaultTable + ")",
+		"COUNTER_COUNT_ATTRIBUTE: the number attribute holding counts (default " + counter.DefaultCountAttribute + ")",
 		"AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,",
 		"AWS_ENDPOINT_URL_DYNAMODB and the AWS SDK's other variables"}, openDynamo},
 	{"postgres", []string{"COUNTER_DATABASE_URL: postgres://user@host:5432/db?sslmode=disable",
@@ -174,11 +175,16 @@ func openDynamo(ctx context.Context, cfg storeConfig) (*openStore, error) {
 	}
 	client := dynamodb.NewFromConfig(awsCfg)
 	table := cmp.Or(strings.TrimSpace(cfg.getenv("COUNTER_TABLE")), counter.DefaultTable)
+	attr := cmp.Or(strings.TrimSpace(cfg.getenv("COUNTER_COUNT_ATTRIBUTE")), counter.DefaultCountAttribute)
+	if attr == counter.DefaultPartitionKey || len(attr) > 255 {
+		return nil, fmt.Errorf("COUNTER_COUNT_ATTRIBUTE=%s: want the name of the number attribute that holds the counts (default %s), not the key %s",
+			attr, counter.DefaultCountAttribute, counter.DefaultPartitionKey)
+	}
 	if err := checkTable(ctx, client, table, awsCfg.Region); err != nil {
 		return nil, err
 	}
-	cfg.log.Info("store: DynamoDB", "table", table, "region", awsCfg.Region)
-	store := counter.NewDynamo(client, counter.DynamoOptions{Table: table})
+	cfg.log.Info("store: DynamoDB", "table", table, "region", awsCfg.Region, "count_attribute", attr)
+	store := counter.NewDynamo(client, counter.DynamoOptions{Table: table, CountAttribute: attr})
 	if cfg.serving {
 		checkTTL(ctx, store, cfg.log)
 	}
