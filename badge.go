@@ -574,6 +574,15 @@ func appendText(dst []byte, s string, plain, upper, truncated bool) []byte {
 	if truncated {
 		it.max = MaxTextLen - 1
 	}
+	dst = appendRunes(dst, &it)
+	if truncated {
+		dst = utf8.AppendRune(dst, ellipsis)
+	}
+	return dst
+}
+
+// appendRunes appends what it yields, XML-escaped.
+func appendRunes(dst []byte, it *textIter) []byte {
 	for {
 		r, ok := it.next()
 		if !ok {
@@ -597,9 +606,6 @@ func appendText(dst []byte, s string, plain, upper, truncated bool) []byte {
 				dst = utf8.AppendRune(dst, r)
 			}
 		}
-	}
-	if truncated {
-		dst = utf8.AppendRune(dst, ellipsis)
 	}
 	return dst
 }
