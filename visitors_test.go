@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -372,15 +376,39 @@ func TestVisitorsDayRollover(t *testing.T) {
 	}
 }
 
-// The visitor id is SipHash-2-4-128 of the documented message, keyed with
-// the first 16 bytes of SHA-256("counter visitor id" ‖ the day's salt); the
-// store sees nothing else of the client.
+// The visitor id is what docs/visitors.md says it is: the test reads the
+// construction from the page (the hash, the key derivation with its label
+// and length, how much of an IPv6 address counts) and computes the ids of
+// two visits with it. The store sees nothing else of the client.
 func TestVisitorID(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("docs", "visitors.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(page)), " ")
+	claim := func(re string) []string {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(doc)
+		if m == nil {
+			t.Fatalf("docs/visitors.md does not say %s", re)
+		}
+		return m
+	}
+	claim(`A visitor id is SipHash-2-4 with a 128-bit output, keyed with \*\*the day's key\*\*, of the client address \(the 4 bytes of an IPv4 address, or the first 8 bytes, the /64, of an IPv6 one\), a zero byte, the User-Agent, a zero byte and the key\.`)
+	derive := claim(`The day's key is the first (\d+) bytes of SHA-256\("([^"]+)" ‖ the day's salt\)\.`)
+	if strings.Contains(doc, "HMAC") {
+		t.Error("docs/visitors.md names HMAC; the code uses none")
+	}
+	keyLen, _ := strconv.Atoi(derive[1])
+
 	store := newFakeVisits()
 	h, _, _ := visitorsAPI(t, store, counter.VisitorOptions{})
 	send(t, h, visitReq("GET", "/api/home", "192.0.2.1:1", chromeUA))
 	send(t, h, visitReq("GET", "/api/home", "[2001:db8:1:2::1]:1", chromeUA))
-	sum := sha256.Sum256(append([]byte("counter visitor id"), store.salts["2026-12-01"]...))
+	sum := sha256.Sum256(append([]byte(derive[2]), store.salts["2026-12-01"]...))
+	if keyLen != 16 {
+		t.Fatalf("docs/visitors.md derives a %d-byte key; SipHash takes 16", keyLen)
+	}
 	k0, k1 := binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])
 	for i, client := range [][]byte{{192, 0, 2, 1}, {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2}} {
 		lo, hi := siphash.Hash128(k0, k1, append(client, "\x00"+chromeUA+"\x00home"...))
@@ -388,7 +416,7 @@ func TestVisitorID(t *testing.T) {
 		binary.LittleEndian.PutUint64(wantID[:8], lo)
 		binary.LittleEndian.PutUint64(wantID[8:], hi)
 		if got := store.visits[i].Visitor; got != wantID {
-			t.Errorf("visit %d: id %x, want %x", i, got, wantID)
+			t.Errorf("visit %d: id %x, want %x as docs/visitors.md describes it", i, got, wantID)
 		}
 	}
 }
