@@ -255,10 +255,10 @@ func TestJSONHandler(t *testing.T) {
 		{name: "invalid hit", method: "GET", target: "/api/visitors?hit=maybe", wantCode: 400, wantBody: `{"error":"invalid hit"}`, wantCount: 10},
 		{name: "invalid format", method: "GET", target: "/api/visitors?format=xml", wantCode: 400, wantBody: `{"error":"invalid format"}`, wantCount: 10},
 		{name: "shields endpoint is read-only", method: "GET", target: "/api/visitors?format=shields", wantCode: 200,
-			wantBody: `{"schemaVersion":1,"label":"visitors","message":"10","color":"blue"}`,
+			wantBody: `{"schemaVersion":1,"label":"hits","message":"10","color":"blue"}`,
 			wantHdr:  map[string]string{"Content-Type": json, "Cache-Control": "no-cache", "ETag": "*"}, wantCount: 10},
 		{name: "shields endpoint counts on hit=true", method: "GET", target: "/api/visitors?format=shields&hit=true", wantCode: 200,
-			wantBody: `{"schemaVersion":1,"label":"visitors","message":"11","color":"blue"}`, wantCount: 11},
+			wantBody: `{"schemaVersion":1,"label":"hits","message":"11","color":"blue"}`, wantCount: 11},
 		{name: "shields endpoint with badge parameters", method: "GET",
 			target:   `/api/visitors?format=shields&label=say+%22hi%22%5C&color=%23ff0000&labelColor=green&style=flat-square`,
 			wantCode: 200, wantBody: `{"schemaVersion":1,"label":"say \"hi\"\\","message":"10","color":"#ff0000","labelColor":"green","style":"flat-square"}`,
@@ -270,7 +270,7 @@ func TestJSONHandler(t *testing.T) {
 			wantBody: `{"schemaVersion":1,"label":"views","message":"10","color":"orange"}`, wantCount: 10},
 		{name: "shields endpoint with a bad colour", method: "GET", target: "/api/visitors?format=shields&color=url(x)", wantCode: 400, wantCount: 10},
 		{name: "shields endpoint with a logo", method: "GET", target: "/api/visitors?format=shields&style=social&logo=github&logoColor=%23fff", wantCode: 200,
-			wantBody: `{"schemaVersion":1,"label":"visitors","message":"10","color":"blue","style":"social","namedLogo":"github","logoColor":"#fff"}`, wantCount: 10},
+			wantBody: `{"schemaVersion":1,"label":"hits","message":"10","color":"blue","style":"social","namedLogo":"github","logoColor":"#fff"}`, wantCount: 10},
 		{name: "shields endpoint with an unknown logo", method: "GET", target: "/api/visitors?format=shields&logo=linkedin", wantCode: 400, wantCount: 10},
 		{name: "badge parameters ignored without format", method: "GET", target: "/api/visitors?color=url(x)", wantCode: 200, wantCount: 11},
 		{name: "hit=false needs a Reader", store: func(m *counter.Memory) counter.Incrementer { return incrementOnly{m} },
@@ -341,7 +341,7 @@ func orDefault(s, def string) string {
 
 // badge is the badge the handler should draw with default options.
 func wantBadge(message string, edit ...func(*counter.Badge)) *counter.Badge {
-	b := &counter.Badge{Label: "visitors", Message: message, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
+	b := &counter.Badge{Label: "hits", Message: message, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
 	for _, e := range edit {
 		e(b)
 	}

@@ -1,6 +1,7 @@
 package counter_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -465,6 +466,89 @@ func TestVisitorsDays(t *testing.T) {
 	mountAPI(counter.JSONHandler(m, counter.HandlerOptions{})).ServeHTTP(w, visitReq("GET", "/api/home?days=3", "192.0.2.3:1", chromeUA))
 	if w.Code != 501 || memCount(t, m, "home") != 0 {
 		t.Errorf("days over a plain store: %d, count %d; want 501 and 0", w.Code, memCount(t, m, "home"))
+	}
+}
+
+// TestBadgeLabelNamesItsNumber checks that no default label names a number
+// other than the one drawn: the badge's aria-label and the shields
+// endpoint's label and message agree with the JSON answer for every ?show=,
+// and a label given as an option or a parameter is kept as is.
+func TestBadgeLabelNamesItsNumber(t *testing.T) {
+	store := newFakeVisits()
+	h, _, _ := visitorsAPI(t, store, counter.VisitorOptions{})
+	ctx := context.Background()
+	earlier := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 22 { // 22 hits and 2 visitors on an earlier day
+		visit := counter.Visit{Key: "home", Date: "2026-11-30", Time: earlier}
+		if i < 2 {
+			visit.Visitor = counter.VisitorID{byte(i + 1)}
+		}
+		if _, _, err := store.RecordVisit(ctx, visit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 7 { // today: 7 hits from 3 visitors
+		send(t, h, visitReq("GET", "/api/home", fmt.Sprintf("192.0.2.%d:1", i%3+1), chromeUA))
+	}
+	_, a := send(t, h, visitReq("GET", "/api/home?hit=false", "192.0.2.1:1", chromeUA))
+	if a.Count != 29 || a.Visitors != 5 || a.Today.Count != 7 || a.Today.Visitors != 3 {
+		t.Fatalf("JSON answer %+v, want 29 hits, 5 visitors, today 7 and 3", a)
+	}
+	number := map[string]int64{"count": a.Count, "visitors": a.Visitors, "today": a.Today.Count, "today-visitors": a.Today.Visitors}
+	name := map[string]string{"count": "hits", "visitors": "visitors", "today": "hits today", "today-visitors": "visitors today"}
+	label := regexp.MustCompile(`aria-label="([^"]*)"`)
+	badge := func(h http.Handler, query string) string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, visitReq("GET", "/badge/home?hit=false"+query, "192.0.2.1:1", chromeUA))
+		m := label.FindStringSubmatch(w.Body.String())
+		if w.Code != 200 || m == nil {
+			t.Fatalf("badge %s: %d %s", query, w.Code, w.Body)
+		}
+		return m[1]
+	}
+	shields := func(h http.Handler, query string) string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, visitReq("GET", "/api/home?format=shields"+query, "192.0.2.1:1", chromeUA))
+		var s struct{ Label, Message string }
+		if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil || w.Code != 200 {
+			t.Fatalf("shields %s: %d %s", query, w.Code, w.Body)
+		}
+		return s.Label + ": " + s.Message
+	}
+	named := counter.NewVisitors(store, counter.VisitorOptions{Now: func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }})
+	namedMux := http.NewServeMux()
+	namedMux.Handle("/api/{key}", counter.JSONHandler(named, counter.HandlerOptions{Label: "page views"}))
+	namedMux.Handle("/badge/{key}", counter.BadgeHandler(named, counter.HandlerOptions{Label: "page views"}))
+	for _, show := range []string{"", "count", "visitors", "today", "today-visitors", "today/count", "visitors/count", "count/today-visitors", "today-visitors/visitors"} {
+		first, second, two := strings.Cut(cmp.Or(show, "count"), "/")
+		wantLabel := name[first]
+		msg := groupedCount(number[first])
+		if two {
+			wantLabel += " / " + name[second]
+			msg += " / " + groupedCount(number[second])
+		}
+		query := ""
+		if show != "" {
+			query = "&show=" + show
+		}
+		want := wantLabel + ": " + msg
+		if got := badge(h, query); got != want {
+			t.Errorf("badge show=%q: aria-label %q, want %q", show, got, want)
+		}
+		if got := shields(h, query); got != want {
+			t.Errorf("shields endpoint show=%q: %q, want %q", show, got, want)
+		}
+		if got := badge(h, query+"&label=views"); got != "views: "+msg {
+			t.Errorf("badge show=%q&label=views: aria-label %q, want %q", show, got, "views: "+msg)
+		}
+		if got := badge(namedMux, query); got != "page views: "+msg {
+			t.Errorf("badge show=%q with HandlerOptions.Label: aria-label %q, want %q", show, got, "page views: "+msg)
+		}
+		if got := shields(namedMux, query); got != "page views: "+msg {
+			t.Errorf("shields endpoint show=%q with HandlerOptions.Label: %q, want %q", show, got, "page views: "+msg)
+		}
 	}
 }
 
