@@ -60,8 +60,8 @@ type HandlerOptions struct {
 	// "visitors today", and for two numbers both names joined by " / "
 	// ("hits today / hits" for show=today/count).
 	Label string
-	// Color is the badge's message background: a shields colour name or a
-	// hex colour. Default: "blue".
+	// Color is the badge's message background, any colour [Badge] takes.
+	// Default: "blue".
 	Color string
 	// LabelColor is the label background. Default: "#555".
 	LabelColor string

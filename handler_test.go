@@ -339,6 +339,44 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// TestBadgeHandlerCSSColors sends the colours shields takes and README
+// badges use (logoColor=white, color=pink, labelColor=black, rgb(), hsl()
+// with an escaped %) and checks each is drawn, and that what shields
+// refuses answers 400 without counting.
+func TestBadgeHandlerCSSColors(t *testing.T) {
+	m := counter.NewMemory()
+	h := mountAPI(counter.BadgeHandler(m, counter.HandlerOptions{}))
+	for _, tc := range []struct {
+		query string
+		fills []string
+	}{
+		{"logo=github&logoColor=white&color=pink&labelColor=black", []string{`<path fill="white"`, `fill="pink"/>`, `fill="black"/>`}},
+		{"color=rgb(0,128,0)&labelColor=RGBA(0%2C0%2C0%2C0.5)", []string{`fill="#008000"/>`, `fill="#00000080"/>`}},
+		{"color=hsl(120%2C100%25%2C25%25)&labelColor=%23abcd", []string{`fill="#008000"/>`, `fill="#abcd"/>`}},
+		{"color=%20Pink%20", []string{`fill="pink"/>`}},
+	} {
+		w := serveHandler(t, h, http.MethodGet, "/api/visitors?hit=false&"+tc.query, nil)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: %d, want 200: %s", tc.query, w.Code, w.Body)
+			continue
+		}
+		for _, f := range tc.fills {
+			if !strings.Contains(w.Body.String(), f) {
+				t.Errorf("%s: no %s in %s", tc.query, f, w.Body)
+			}
+		}
+	}
+	for _, q := range []string{"color=purpel", "logoColor=inherit&logo=github", "labelColor=rgb(1%202%203)", "color=hsl(1,2,3)", "color=" + strings.Repeat("a", 40)} {
+		w := serveHandler(t, h, http.MethodGet, "/api/visitors?"+q, nil)
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, w.Code)
+		}
+	}
+	if n := memCount(t, m, "visitors"); n != 0 {
+		t.Errorf("count %d after refused requests, want 0", n)
+	}
+}
+
 // badge is the badge the handler should draw with default options.
 func wantBadge(message string, edit ...func(*counter.Badge)) *counter.Badge {
 	b := &counter.Badge{Label: "hits", Message: message, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
