@@ -39,15 +39,19 @@ var ErrInvalidBadge = errors.New("counter: invalid badge")
 
 // Badge is a static badge: a label on the left, a message on the right.
 //
-// Colours are shields.io's names (brightgreen, green, yellow, yellowgreen,
-// orange, red, blue, grey, lightgrey, and the aliases gray, lightgray,
-// success, important, critical, informational, inactive; case-insensitive)
-// or hex RGB with or without '#' (#abc, abc, #aabbcc, aabbcc). Text is
-// drawn in white, or in #333 on light backgrounds.
+// Colours are what shields.io accepts: its names (brightgreen, green,
+// yellow, yellowgreen, orange, red, blue, grey, lightgrey, and the aliases
+// gray, lightgray, success, important, critical, informational, inactive),
+// hex RGB with or without '#' (#abc, abc, #aabbcc, aabbcc), the CSS named
+// colours (pink, white, black…; shields' names win where both have one),
+// and rgb(), rgba(), hsl() and hsla() with comma-separated values; names and
+// functions in any case. '#' also takes RGBA (#abcd, #aabbccdd). Text is
+// drawn in white, or in #333 on light backgrounds. docs/badges.md lists
+// exactly what is refused.
 type Badge struct {
 	Label      string // left text; empty draws a message-only badge
 	Message    string // right text
-	Color      string // message background: a shields colour name or hex; default "blue"
+	Color      string // message background (see above); default "blue"
 	LabelColor string // label background; default "#555"
 	Style      Style  // default StyleFlat
 	ID         string // prefix for element ids, for several badges inlined in one page; default none
@@ -79,13 +83,13 @@ func (b Badge) Validate() error {
 		return fmt.Errorf("%w: unknown logo %.32q (see counter.Logos)", ErrInvalidBadge, b.Logo)
 	}
 	if _, ok := parseColor(b.LogoColor); !ok && b.LogoColor != "" {
-		return fmt.Errorf("%w: unknown logoColor %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.LogoColor)
+		return fmt.Errorf("%w: unknown logoColor %.32q (want a shields or CSS colour name, hex, rgb(), rgba(), hsl() or hsla())", ErrInvalidBadge, b.LogoColor)
 	}
 	if _, ok := parseColor(b.Color); !ok && b.Color != "" {
-		return fmt.Errorf("%w: unknown color %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.Color)
+		return fmt.Errorf("%w: unknown color %.32q (want a shields or CSS colour name, hex, rgb(), rgba(), hsl() or hsla())", ErrInvalidBadge, b.Color)
 	}
 	if _, ok := parseColor(b.LabelColor); !ok && b.LabelColor != "" {
-		return fmt.Errorf("%w: unknown labelColor %.32q (want a shields colour name or hex RGB)", ErrInvalidBadge, b.LabelColor)
+		return fmt.Errorf("%w: unknown labelColor %.32q (want a shields or CSS colour name, hex, rgb(), rgba(), hsl() or hsla())", ErrInvalidBadge, b.LabelColor)
 	}
 	if err := checkText("label", b.Label); err != nil {
 		return err
@@ -574,6 +578,15 @@ func appendText(dst []byte, s string, plain, upper, truncated bool) []byte {
 	if truncated {
 		it.max = MaxTextLen - 1
 	}
+	dst = appendRunes(dst, &it)
+	if truncated {
+		dst = utf8.AppendRune(dst, ellipsis)
+	}
+	return dst
+}
+
+// appendRunes appends what it yields, XML-escaped.
+func appendRunes(dst []byte, it *textIter) []byte {
 	for {
 		r, ok := it.next()
 		if !ok {
@@ -597,9 +610,6 @@ func appendText(dst []byte, s string, plain, upper, truncated bool) []byte {
 				dst = utf8.AppendRune(dst, r)
 			}
 		}
-	}
-	if truncated {
-		dst = utf8.AppendRune(dst, ellipsis)
 	}
 	return dst
 }
@@ -659,13 +669,26 @@ func xmlRune(r rune) rune {
 	return r
 }
 
-// color is a background colour: s is three or six hex digits, maybe after
-// '#' and maybe in upper case.
+// color is a colour as [Badge] accepts it (see parseColor), kept so that
+// drawing it allocates nothing and never copies input it did not check.
 type color struct {
+	kind colorKind
+	// s is the hex colour (3, 4, 6 or 8 digits, maybe after '#', maybe in
+	// upper case) for colorHex, or the name from cssColors for colorName.
 	s     string
 	hash  bool // s starts with '#'
 	upper bool // s has upper-case digits
+	// rgba is the value of a colorName or colorFunc; a is 255 when opaque.
+	rgba [4]uint8
 }
+
+type colorKind uint8
+
+const (
+	colorHex  colorKind = iota // drawn as #s in lower case
+	colorName                  // a CSS name, drawn as is
+	colorFunc                  // rgb(), rgba(), hsl() or hsla(), drawn as #rrggbb or #rrggbbaa
+)
 
 // namedColors are shields' colour names, then their aliases.
 var namedColors = [...]struct {
@@ -696,8 +719,23 @@ var (
 	defaultLabelColor = color{s: "#555", hash: true}
 )
 
-// parseColor parses a shields colour name (case-insensitive) or hex RGB
-// with or without '#'.
+// parseColor parses a colour as shields (badge-maker 6) accepts one, so
+// that a badge URL made for shields draws here too:
+//   - shields' names and aliases above, in any case, as shields draws them;
+//   - hex RGB of 3 or 6 digits, with or without '#', and, as CSS allows,
+//     RGBA of 4 or 8 digits after '#' (shields takes only 3 and 6);
+//   - the CSS named colours (cssColors: pink, white, black, rebeccapurple,
+//     transparent…), in any case;
+//   - rgb(r, g, b) and rgba(r, g, b, a) with whole numbers or whole
+//     percentages (all three alike), hsl(h, s%, l%) and hsla(h, s%, l%, a)
+//     with a whole hue and whole percentages; a is a decimal number; any
+//     case, spaces around the values. Values out of range are clamped, as
+//     CSS does.
+//
+// Refused: CSS-wide keywords (inherit, initial, currentColor: not colours),
+// the space-separated syntax rgb(1 2 3 / 50%), other functions (hwb, lab,
+// color-mix, var…), decimals in r, g, b, h, s or l (shields refuses them
+// too), and anything longer than 32 bytes (at the handler).
 func parseColor(s string) (color, bool) {
 	if s == "" {
 		return color{}, false
@@ -707,7 +745,7 @@ func parseColor(s string) (color, bool) {
 	if c.hash {
 		h = s[1:]
 	}
-	if len(h) == 3 || len(h) == 6 {
+	if n := len(h); n == 3 || n == 6 || c.hash && (n == 4 || n == 8) {
 		hex := true
 		for i := 0; i < len(h); i++ {
 			hex = hex && hexDigit(h[i]) >= 0
@@ -722,7 +760,195 @@ func parseColor(s string) (color, bool) {
 			return c.color, true
 		}
 	}
-	return color{}, false
+	t := trimSpace(s)
+	if i, ok := findCSSColor(t); ok {
+		n := cssColors[i]
+		a := uint8(255)
+		if n.name == "transparent" {
+			a = 0
+		}
+		return color{kind: colorName, s: n.name, rgba: [4]uint8{n.rgb[0], n.rgb[1], n.rgb[2], a}}, true
+	}
+	return parseColorFunc(t)
+}
+
+// findCSSColor finds name in cssColors, ignoring ASCII case.
+func findCSSColor(name string) (int, bool) {
+	lo, hi := 0, len(cssColors)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if compareFoldASCII(cssColors[m].name, name) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(cssColors) && equalFoldASCII(name, cssColors[lo].name)
+}
+
+// compareFoldASCII compares lower with s lower-cased.
+func compareFoldASCII(lower, s string) int {
+	for i := 0; i < len(lower) && i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if lower[i] != c {
+			return int(lower[i]) - int(c)
+		}
+	}
+	return len(lower) - len(s)
+}
+
+// isSpace reports the white space of JavaScript's \s that ASCII holds.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && isSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// parseColorFunc parses rgb(), rgba(), hsl() and hsla() as is-css-color
+// (shields' check) does; see parseColor.
+func parseColorFunc(s string) (color, bool) {
+	var hsl, alpha bool
+	switch {
+	case len(s) >= 4 && equalFoldASCII(s[:4], "rgba"):
+		alpha, s = true, s[4:]
+	case len(s) >= 4 && equalFoldASCII(s[:4], "hsla"):
+		hsl, alpha, s = true, true, s[4:]
+	case len(s) >= 3 && equalFoldASCII(s[:3], "rgb"):
+		s = s[3:]
+	case len(s) >= 3 && equalFoldASCII(s[:3], "hsl"):
+		hsl, s = true, s[3:]
+	default:
+		return color{}, false
+	}
+	s = trimSpace(s)
+	if len(s) < 2 || s[0] != '(' || s[len(s)-1] != ')' {
+		return color{}, false
+	}
+	args := s[1 : len(s)-1]
+	var v [3]int
+	var pct [3]bool
+	for i := range 3 {
+		arg, rest, found := strings.Cut(args, ",")
+		if i < 2 && !found {
+			return color{}, false
+		}
+		if i == 2 {
+			arg, rest, found = strings.Cut(args, ",")
+		}
+		n, p, ok := parseWhole(trimSpace(arg))
+		if !ok {
+			return color{}, false
+		}
+		v[i], pct[i], args = n, p, rest
+		if i == 2 && found != alpha {
+			return color{}, false // rgba and hsla need an alpha; rgb and hsl take none
+		}
+	}
+	a := 255
+	if alpha {
+		f, ok := parseAlpha(trimSpace(args))
+		if !ok {
+			return color{}, false
+		}
+		a = int(f*255 + 0.5)
+	}
+	var r, g, b int
+	if hsl {
+		if pct[0] || !pct[1] || !pct[2] {
+			return color{}, false
+		}
+		r, g, b = hslToRGB(v[0], clamp(v[1], 100), clamp(v[2], 100))
+	} else {
+		if pct[0] != pct[1] || pct[1] != pct[2] {
+			return color{}, false
+		}
+		for i := range v {
+			if pct[i] {
+				v[i] = (clamp(v[i], 100)*255 + 50) / 100
+			}
+			v[i] = clamp(v[i], 255)
+		}
+		r, g, b = v[0], v[1], v[2]
+	}
+	return color{kind: colorFunc, rgba: [4]uint8{uint8(r), uint8(g), uint8(b), uint8(a)}}, true //nolint:gosec // each is clamped to 0…255
+}
+
+// parseWhole parses [-+]?digits%? (at most 9 digits).
+func parseWhole(s string) (n int, pct, ok bool) {
+	if s, pct = strings.CutSuffix(s, "%"); len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg := s[0] == '-'
+		n, _, ok = parseWhole(s[1:])
+		if neg {
+			n = -n
+		}
+		return n, pct, ok && s[1] != '-' && s[1] != '+'
+	}
+	if len(s) == 0 || len(s) > 9 {
+		return 0, false, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, pct, true
+}
+
+// parseAlpha parses is-css-color's alpha, [-+]?(digits(.digits)?|.digits),
+// clamped to 0…1.
+func parseAlpha(s string) (float64, bool) {
+	t := strings.TrimLeft(s, "+-")
+	if len(s)-len(t) > 1 || t == "" || t[0] == '.' && len(t) == 1 {
+		return 0, false
+	}
+	whole, frac, dot := strings.Cut(t, ".")
+	if dot && frac == "" || len(t) > 12 {
+		return 0, false
+	}
+	for _, part := range []string{whole, frac} {
+		for i := 0; i < len(part); i++ {
+			if part[i] < '0' || part[i] > '9' {
+				return 0, false
+			}
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil {
+		return 0, false
+	}
+	if s[0] == '-' {
+		f = 0
+	}
+	return min(f, 1), true
+}
+
+func clamp(n, hi int) int { return min(max(n, 0), hi) }
+
+// hslToRGB converts a hue in degrees and saturation and lightness in
+// percent to sRGB, as CSS Color 4 does.
+func hslToRGB(h, s, l int) (r, g, b int) {
+	hue := float64((h%360+360)%360) / 360
+	sat, lig := float64(s)/100, float64(l)/100
+	f := func(n float64) int {
+		k := n + hue*12
+		k -= 12 * float64(int(k/12))
+		a := sat * min(lig, 1-lig)
+		v := lig - a*max(-1, min(k-3, 9-k, 1))
+		return int(v*255 + 0.5)
+	}
+	return f(0), f(8), f(4)
 }
 
 func equalFoldASCII(s, lower string) bool {
@@ -753,8 +979,24 @@ func hexDigit(c byte) int {
 	return -1
 }
 
-// append appends c as #rgb or #rrggbb in lower case.
+// append appends c as SVG draws it: hex in lower case after '#', a CSS
+// name as is, a function as #rrggbb or #rrggbbaa.
 func (c color) append(dst []byte) []byte {
+	switch c.kind {
+	case colorName:
+		return append(dst, c.s...)
+	case colorFunc:
+		const digits = "0123456789abcdef"
+		dst = append(dst, '#')
+		n := 3
+		if c.rgba[3] != 255 {
+			n = 4
+		}
+		for _, v := range c.rgba[:n] {
+			dst = append(dst, digits[v>>4], digits[v&15])
+		}
+		return dst
+	}
 	switch {
 	case c.upper:
 		if !c.hash {
@@ -776,18 +1018,23 @@ func (c color) append(dst []byte) []byte {
 
 // light reports whether dark text reads better on c than white: shields'
 // brightness (299R+587G+114B)/255000, rounded to two decimals, above 0.69.
+// Alpha is ignored, as shields ignores it.
 func (c color) light() bool {
-	h := c.s
-	if c.hash {
-		h = h[1:]
-	}
 	var r, g, b int
-	if len(h) == 3 {
-		r, g, b = hexDigit(h[0])*17, hexDigit(h[1])*17, hexDigit(h[2])*17
+	if c.kind != colorHex {
+		r, g, b = int(c.rgba[0]), int(c.rgba[1]), int(c.rgba[2])
 	} else {
-		r = hexDigit(h[0])<<4 | hexDigit(h[1])
-		g = hexDigit(h[2])<<4 | hexDigit(h[3])
-		b = hexDigit(h[4])<<4 | hexDigit(h[5])
+		h := c.s
+		if c.hash {
+			h = h[1:]
+		}
+		if len(h) <= 4 { // #rgb or #rgba
+			r, g, b = hexDigit(h[0])*17, hexDigit(h[1])*17, hexDigit(h[2])*17
+		} else {
+			r = hexDigit(h[0])<<4 | hexDigit(h[1])
+			g = hexDigit(h[2])<<4 | hexDigit(h[3])
+			b = hexDigit(h[4])<<4 | hexDigit(h[5])
+		}
 	}
 	return 2*(299*r+587*g+114*b) >= 2550*139 // rounds to 0.70 or more
 }

@@ -32,7 +32,7 @@ func ExampleBadge_AppendSVG_counter() {
 func ExampleBadge_Validate() {
 	for _, b := range []counter.Badge{
 		{Label: "visitors", Message: "1.2k", Color: "#4c1", Style: counter.StylePlastic},
-		{Label: "visitors", Message: "1.2k", Color: "purple"},
+		{Label: "visitors", Message: "1.2k", Color: "purpel"},
 		{Label: "visitors", Message: "1.2k", Style: "popout"},
 		{Label: "visitors", Message: "1.2k", Style: counter.StyleSocial, Logo: "github"},
 		{Label: "visitors", Message: "1.2k", Logo: "myspace"},
@@ -42,7 +42,7 @@ func ExampleBadge_Validate() {
 	}
 	// Output:
 	// false <nil>
-	// true counter: invalid badge: unknown color "purple" (want a shields colour name or hex RGB)
+	// true counter: invalid badge: unknown color "purpel" (want a shields or CSS colour name, hex, rgb(), rgba(), hsl() or hsla())
 	// true counter: invalid badge: unknown style "popout" (want flat, flat-square, plastic, for-the-badge or social)
 	// false <nil>
 	// true counter: invalid badge: unknown logo "myspace" (see counter.Logos)

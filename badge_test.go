@@ -502,10 +502,62 @@ func TestBadgeColors(t *testing.T) {
 		{"#b0b0b0", "#b0b0b0", "#fff", true}, // 0.690: not above the threshold
 		{"#b1b1b1", "#b1b1b1", "#fff", true}, // 0.694, which shields rounds to 0.69
 		{"#b2b2b2", "#b2b2b2", "#333", true}, // 0.698
-		{"purple", "#007ec6", "#fff", false}, // unknown: the default
-		{"#abcd", "#007ec6", "#fff", false},
+		// CSS colour names, as shields accepts them; shields' own names win.
+		{"pink", "pink", "#333", true}, // brightness 0.83
+		{"PINK", "pink", "#333", true},
+		{" pink ", "pink", "#333", true},
+		{"white", "white", "#333", true},
+		{"black", "black", "#fff", true},
+		{"rebeccapurple", "rebeccapurple", "#fff", true},
+		{"lightgoldenrodyellow", "lightgoldenrodyellow", "#333", true},
+		{"transparent", "transparent", "#fff", true},
+		// Hex RGBA after '#', as CSS allows: the alpha does not count for
+		// the text colour, as on shields.
+		{"#abcd", "#abcd", "#333", true},
+		{"#AABBCC00", "#aabbcc00", "#333", true},
+		// rgb(), rgba(), hsl(), hsla(): drawn as hex, clamped as CSS does.
+		{"rgb(255,0,0)", "#ff0000", "#fff", true},
+		{"RGB( 255 , 0 , 0 )", "#ff0000", "#fff", true},
+		{"rgb (0,128,0)", "#008000", "#fff", true},
+		{"rgb(100%,100%,100%)", "#ffffff", "#333", true},
+		{"rgb(300,-5,+0)", "#ff0000", "#fff", true},
+		{"rgba(0,0,0,0.5)", "#00000080", "#fff", true},
+		{"rgba(255,255,255,.25)", "#ffffff40", "#333", true},
+		{"rgba(1,2,3,7)", "#010203", "#fff", true}, // alpha clamped to 1: opaque
+		{"hsl(120,100%,50%)", "#00ff00", "#fff", true},
+		{"hsl(480, 100%, 25%)", "#008000", "#fff", true},
+		{"hsl(-120,100%,50%)", "#0000ff", "#fff", true},
+		{"hsla(0,0%,100%,1)", "#ffffff", "#333", true},
+		{"hsla(0,100%,50%,0)", "#ff000000", "#fff", true},
+		// Refused, as by shields (drawn with the default): unknown names,
+		// CSS-wide keywords, bare hex of 4 or 8 digits, the space syntax,
+		// an alpha where none goes or none where one must, decimals,
+		// mixed numbers and percentages, other functions, markup.
+		{"purpel", "#007ec6", "#fff", false},
+		{"inherit", "#007ec6", "#fff", false},
+		{"initial", "#007ec6", "#fff", false},
+		{"currentColor", "#007ec6", "#fff", false},
+		{"abcd", "#007ec6", "#fff", false},
+		{"#abcde", "#007ec6", "#fff", false},
 		{"#ggg", "#007ec6", "#fff", false},
 		{"#", "#007ec6", "#fff", false},
+		{"rgb(1 2 3)", "#007ec6", "#fff", false},
+		{"rgb(1 2 3 / 50%)", "#007ec6", "#fff", false},
+		{"rgb(1,2,3,0.5)", "#007ec6", "#fff", false},
+		{"rgba(1,2,3)", "#007ec6", "#fff", false},
+		{"rgb(1.5,2,3)", "#007ec6", "#fff", false},
+		{"rgb(1%,2,3)", "#007ec6", "#fff", false},
+		{"rgba(1,2,3,0.)", "#007ec6", "#fff", false},
+		{"rgba(1,2,3,--1)", "#007ec6", "#fff", false},
+		{"rgb(--1,2,3)", "#007ec6", "#fff", false},
+		{"rgb(1,2)", "#007ec6", "#fff", false},
+		{"rgb(1,2,3", "#007ec6", "#fff", false},
+		{"rgb(,,)", "#007ec6", "#fff", false},
+		{"hsl(10%,5%,5%)", "#007ec6", "#fff", false},
+		{"hsl(10,5,5%)", "#007ec6", "#fff", false},
+		{"hwb(10,5%,5%)", "#007ec6", "#fff", false},
+		{"var(--x)", "#007ec6", "#fff", false},
+		{`red"/><script>`, "#007ec6", "#fff", false},
 	} {
 		svg := counter.Badge{Message: "x", Color: tt.color}.AppendSVG(nil)
 		if !bytes.Contains(svg, []byte(`fill="`+tt.fill+`"/>`)) {
@@ -540,9 +592,11 @@ func TestBadgeValidate(t *testing.T) {
 		{"logo", counter.Badge{Logo: "GitHub", LogoColor: "#fff"}, true},
 		{"unknown logo", counter.Badge{Logo: "linkedin"}, false},
 		{"logo path", counter.Badge{Logo: "../github"}, false},
-		{"bad logoColor", counter.Badge{Logo: "github", LogoColor: "purple"}, false},
-		{"unknown color", counter.Badge{Color: "purple"}, false},
-		{"unknown labelColor", counter.Badge{LabelColor: "rgb(1,2,3)"}, false},
+		{"CSS colours", counter.Badge{Logo: "github", LogoColor: "white", Color: "pink", LabelColor: "black"}, true},
+		{"colour functions", counter.Badge{Color: "rgb(1,2,3)", LabelColor: "hsla(1,2%,3%,.5)", LogoColor: "rgba(1,2,3,0)"}, true},
+		{"bad logoColor", counter.Badge{Logo: "github", LogoColor: "purpel"}, false},
+		{"unknown color", counter.Badge{Color: "purpel"}, false},
+		{"unknown labelColor", counter.Badge{LabelColor: "rgb(1 2 3)"}, false},
 		{"invalid UTF-8", counter.Badge{Label: "a\xffb"}, false},
 		{"control character", counter.Badge{Message: "a\x00"}, false},
 		{"newline", counter.Badge{Message: "a\nb"}, false},

@@ -30,7 +30,7 @@ const (
 // (prefers-color-scheme) and carries a <title> and <desc> for screen
 // readers.
 type Chart struct {
-	Key  string // named in the title and description
+	Key  string // named in full in the title and aria-label
 	Days []Day  // oldest first, as [DayReader.LastDays] returns them
 	// Width and Height in pixels, clamped to MinChartWidth…MaxChartWidth
 	// and MinChartHeight…MaxChartHeight. Zero: DefaultChartWidth and
@@ -282,12 +282,15 @@ func appendChartText(dst []byte, x, y int, anchor string, s []byte) []byte {
 	return append(dst, `</text>`...)
 }
 
-// appendEscaped appends s as XML text.
+// appendEscaped appends all of s as XML text, white space collapsed as in
+// a badge but never cut: a chart's title names its whole key, so keys that
+// share a beginning keep distinct accessible names.
 func appendEscaped(dst []byte, s string) []byte {
 	if plainASCII(s, false) {
 		return append(dst, s...)
 	}
-	return appendText(dst, s, false, false, false)
+	it := textIter{s: s, max: len(s)}
+	return appendRunes(dst, &it)
 }
 
 // ChartHandler answers an SVG chart ([Chart]) of a key's last days, read

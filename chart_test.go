@@ -106,6 +106,7 @@ var chartGoldens = []struct {
 		}
 		return d
 	}()}},
+	{"longest-key", counter.Chart{Key: strings.Repeat("page:", 25) + "end", Days: sampleDays(7, sampleEnd), Width: 300, Height: 120}},
 	{"huge", counter.Chart{Key: "big", Days: []counter.Day{
 		{Date: "2026-11-30", Count: 9_000_000_000_000_000_000, Visitors: 1},
 		{Date: "2026-12-01", Count: 1, Visitors: 8_000_000_000_000_000_000},
@@ -259,6 +260,33 @@ func TestChartEscapes(t *testing.T) {
 	}
 	if bytes.Contains(svg, []byte("a<b>")) || bytes.Contains(svg, []byte("<x>")) {
 		t.Errorf("text not escaped:\n%s", svg)
+	}
+}
+
+// TestChartNamesWholeKey checks that the title and aria-label name the
+// whole key, however long: keys that share their first 64 (or 127)
+// characters keep distinct accessible names.
+func TestChartNamesWholeKey(t *testing.T) {
+	var doc struct {
+		Label string `xml:"aria-label,attr"`
+		Title string `xml:"title"`
+	}
+	long := strings.Repeat("k", counter.MaxKeyLen-1)
+	seen := map[string]string{}
+	for _, key := range []string{long + "a", long + "b", strings.Repeat("x", 64) + "1", strings.Repeat("x", 64) + "2",
+		strings.Repeat("é", 70) + "1", strings.Repeat("é", 70) + "2"} {
+		svg := counter.Chart{Key: key, Days: sampleDays(7, sampleEnd)}.AppendSVG(nil)
+		if err := xml.Unmarshal(svg, &doc); err != nil {
+			t.Fatalf("not well-formed: %v\n%s", err, svg)
+		}
+		want := key + ": hits and visitors, last 7 days"
+		if doc.Title != want || doc.Label != want {
+			t.Errorf("key of %d characters: title %q, aria-label %q, want both %q", len([]rune(key)), doc.Title, doc.Label, want)
+		}
+		if other, ok := seen[doc.Label]; ok {
+			t.Errorf("keys %q and %q share the accessible name %q", other, key, doc.Label)
+		}
+		seen[doc.Label] = key
 	}
 }
 

@@ -44,6 +44,42 @@ func TestCheckKey(t *testing.T) {
 	}
 }
 
+// TestCheckRecord holds CheckRecord to its comment: every record a store
+// may import passes, and each broken promise is refused, among them a day
+// with more visitors than hits.
+func TestCheckRecord(t *testing.T) {
+	day := func(date counter.Date, count, visitors int64) counter.Day {
+		return counter.Day{Date: date, Count: count, Visitors: visitors}
+	}
+	good := map[string]counter.Record{
+		"empty":                    {Key: "home"},
+		"days":                     {Key: "home", Count: 10, Visitors: 4, Days: []counter.Day{day("2026-12-01", 3, 3), day("2026-12-02", 7, 1)}},
+		"day of hits only":         {Key: "home", Count: 5, Days: []counter.Day{day("2026-12-01", 5, 0)}},
+		"count set below visitors": {Key: "home", Count: 1, Visitors: 3, Days: []counter.Day{day("2026-12-01", 3, 3)}},
+	}
+	for name, r := range good {
+		if err := counter.CheckRecord(r); err != nil {
+			t.Errorf("CheckRecord(%s) = %v, want nil", name, err)
+		}
+	}
+	bad := map[string]counter.Record{
+		"bad key":                 {Key: "a b"},
+		"negative count":          {Key: "home", Count: -1},
+		"negative visitors":       {Key: "home", Visitors: -1},
+		"negative day count":      {Key: "home", Days: []counter.Day{day("2026-12-01", -1, 0)}},
+		"negative day visitors":   {Key: "home", Days: []counter.Day{day("2026-12-01", 1, -1)}},
+		"bad date":                {Key: "home", Days: []counter.Day{day("2026-02-30", 1, 1)}},
+		"unordered days":          {Key: "home", Days: []counter.Day{day("2026-12-02", 1, 1), day("2026-12-01", 1, 1)}},
+		"repeated day":            {Key: "home", Days: []counter.Day{day("2026-12-01", 1, 1), day("2026-12-01", 1, 1)}},
+		"more visitors than hits": {Key: "home", Count: 9, Visitors: 9, Days: []counter.Day{day("2026-12-01", 5, 5), day("2026-12-02", 2, 3)}},
+	}
+	for name, r := range bad {
+		if err := counter.CheckRecord(r); err == nil {
+			t.Errorf("CheckRecord(%s) = nil, want an error", name)
+		}
+	}
+}
+
 func TestMemoryConformance(t *testing.T) {
 	countertest.Run(t, func(t *testing.T) countertest.Store { return counter.NewMemory() })
 }

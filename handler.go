@@ -22,7 +22,7 @@ import (
 
 // HandlerOptions configures [JSONHandler] and [BadgeHandler]. The zero value
 // works: it counts any valid key, sends no CORS headers and draws blue
-// "visitors" badges with grouped numbers.
+// "hits" badges with grouped numbers.
 type HandlerOptions struct {
 	// DefaultKey is counted when the request has no {key} path value (the
 	// handler is mounted on a pattern without {key}). Default: "visitors".
@@ -54,10 +54,14 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 
 	// Label is the badge's left text (and the shields endpoint's label),
-	// unless the request's label parameter says otherwise. Default: "visitors".
+	// unless the request's label parameter says otherwise. Default: the
+	// name of the number shown, so that a badge never names another one:
+	// "hits" for the count (the default show), "visitors", "hits today",
+	// "visitors today", and for two numbers both names joined by " / "
+	// ("hits today / hits" for show=today/count).
 	Label string
-	// Color is the badge's message background: a shields colour name or a
-	// hex colour. Default: "blue".
+	// Color is the badge's message background, any colour [Badge] takes.
+	// Default: "blue".
 	Color string
 	// LabelColor is the label background. Default: "#555".
 	LabelColor string
@@ -137,7 +141,9 @@ func JSONHandler(inc Incrementer, opts HandlerOptions) http.Handler {
 // count (the default), visitors, today or today-visitors, or two of them
 // joined by '/' drawn as "12 / 1,234" (show=today/count). Any other value
 // answers 400; a number other than count over a store that does not track
-// visitors answers 501.
+// visitors answers 501. Without a label (the option or ?label=), the label
+// names the number drawn: "hits: 1,234", "visitors: 321",
+// "hits today / hits: 12 / 1,234" (see [HandlerOptions].Label).
 //
 // BadgeHandler panics if opts are invalid, as JSONHandler does.
 func BadgeHandler(inc Incrementer, opts HandlerOptions) http.Handler {
@@ -157,6 +163,7 @@ type handler struct {
 	timeout  time.Duration
 	logger   *slog.Logger
 	defaults Badge // label, colours and style from the options
+	labelSet bool  // HandlerOptions.Label was given: it names every badge
 	format   NumberFormat
 	refusals *warnLimiter // new keys the store refused, for the log
 	// neverBlocks: inc never waits (Memory), so Timeout cannot fire
@@ -176,9 +183,10 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		timeout:  opts.Timeout,
 		logger:   opts.Logger,
 		format:   opts.NumberFormat,
+		labelSet: opts.Label != "",
 		refusals: newWarnLimiter(warnEvery),
 		defaults: Badge{
-			Label:      cmp.Or(opts.Label, "visitors"),
+			Label:      cmp.Or(opts.Label, showLabels[showCount][showNone]),
 			Color:      cmp.Or(opts.Color, "blue"),
 			LabelColor: cmp.Or(opts.LabelColor, "#555"),
 			Style:      cmp.Or(opts.Style, StyleFlat),
@@ -423,6 +431,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.badge || shields {
 		if q.hasLabel {
 			b.Label = q.label
+		} else if !h.labelSet && q.hasShow {
+			if sh, ok := parseShow(q.show); ok {
+				b.Label = showLabels[sh[0]][sh[1]]
+			}
 		}
 		if q.hasColor {
 			b.Color = q.color
@@ -642,6 +654,26 @@ func parseShow(s string) (show, bool) {
 	}
 	return show{a, b}, true
 }
+
+// showNames name each number on a badge's default label.
+var showNames = [...]string{showCount: "hits", showVisitors: "visitors", showToday: "hits today", showTodayVisitors: "visitors today"}
+
+// showLabels are the default labels of every show, built once so that
+// choosing one does not allocate: "hits", or "hits today / hits" for two.
+var showLabels = func() (l [len(showNames)][len(showNames)]string) {
+	for a := range showNames {
+		for b := range showNames {
+			switch {
+			case a == int(showNone):
+			case b == int(showNone):
+				l[a][b] = showNames[a]
+			default:
+				l[a][b] = showNames[a] + " / " + showNames[b]
+			}
+		}
+	}
+	return l
+}()
 
 func showFieldOf(s string) showField {
 	switch s {

@@ -255,10 +255,10 @@ func TestJSONHandler(t *testing.T) {
 		{name: "invalid hit", method: "GET", target: "/api/visitors?hit=maybe", wantCode: 400, wantBody: `{"error":"invalid hit"}`, wantCount: 10},
 		{name: "invalid format", method: "GET", target: "/api/visitors?format=xml", wantCode: 400, wantBody: `{"error":"invalid format"}`, wantCount: 10},
 		{name: "shields endpoint is read-only", method: "GET", target: "/api/visitors?format=shields", wantCode: 200,
-			wantBody: `{"schemaVersion":1,"label":"visitors","message":"10","color":"blue"}`,
+			wantBody: `{"schemaVersion":1,"label":"hits","message":"10","color":"blue"}`,
 			wantHdr:  map[string]string{"Content-Type": json, "Cache-Control": "no-cache", "ETag": "*"}, wantCount: 10},
 		{name: "shields endpoint counts on hit=true", method: "GET", target: "/api/visitors?format=shields&hit=true", wantCode: 200,
-			wantBody: `{"schemaVersion":1,"label":"visitors","message":"11","color":"blue"}`, wantCount: 11},
+			wantBody: `{"schemaVersion":1,"label":"hits","message":"11","color":"blue"}`, wantCount: 11},
 		{name: "shields endpoint with badge parameters", method: "GET",
 			target:   `/api/visitors?format=shields&label=say+%22hi%22%5C&color=%23ff0000&labelColor=green&style=flat-square`,
 			wantCode: 200, wantBody: `{"schemaVersion":1,"label":"say \"hi\"\\","message":"10","color":"#ff0000","labelColor":"green","style":"flat-square"}`,
@@ -270,7 +270,7 @@ func TestJSONHandler(t *testing.T) {
 			wantBody: `{"schemaVersion":1,"label":"views","message":"10","color":"orange"}`, wantCount: 10},
 		{name: "shields endpoint with a bad colour", method: "GET", target: "/api/visitors?format=shields&color=url(x)", wantCode: 400, wantCount: 10},
 		{name: "shields endpoint with a logo", method: "GET", target: "/api/visitors?format=shields&style=social&logo=github&logoColor=%23fff", wantCode: 200,
-			wantBody: `{"schemaVersion":1,"label":"visitors","message":"10","color":"blue","style":"social","namedLogo":"github","logoColor":"#fff"}`, wantCount: 10},
+			wantBody: `{"schemaVersion":1,"label":"hits","message":"10","color":"blue","style":"social","namedLogo":"github","logoColor":"#fff"}`, wantCount: 10},
 		{name: "shields endpoint with an unknown logo", method: "GET", target: "/api/visitors?format=shields&logo=linkedin", wantCode: 400, wantCount: 10},
 		{name: "badge parameters ignored without format", method: "GET", target: "/api/visitors?color=url(x)", wantCode: 200, wantCount: 11},
 		{name: "hit=false needs a Reader", store: func(m *counter.Memory) counter.Incrementer { return incrementOnly{m} },
@@ -339,9 +339,47 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// TestBadgeHandlerCSSColors sends the colours shields takes and README
+// badges use (logoColor=white, color=pink, labelColor=black, rgb(), hsl()
+// with an escaped %) and checks each is drawn, and that what shields
+// refuses answers 400 without counting.
+func TestBadgeHandlerCSSColors(t *testing.T) {
+	m := counter.NewMemory()
+	h := mountAPI(counter.BadgeHandler(m, counter.HandlerOptions{}))
+	for _, tc := range []struct {
+		query string
+		fills []string
+	}{
+		{"logo=github&logoColor=white&color=pink&labelColor=black", []string{`<path fill="white"`, `fill="pink"/>`, `fill="black"/>`}},
+		{"color=rgb(0,128,0)&labelColor=RGBA(0%2C0%2C0%2C0.5)", []string{`fill="#008000"/>`, `fill="#00000080"/>`}},
+		{"color=hsl(120%2C100%25%2C25%25)&labelColor=%23abcd", []string{`fill="#008000"/>`, `fill="#abcd"/>`}},
+		{"color=%20Pink%20", []string{`fill="pink"/>`}},
+	} {
+		w := serveHandler(t, h, http.MethodGet, "/api/visitors?hit=false&"+tc.query, nil)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: %d, want 200: %s", tc.query, w.Code, w.Body)
+			continue
+		}
+		for _, f := range tc.fills {
+			if !strings.Contains(w.Body.String(), f) {
+				t.Errorf("%s: no %s in %s", tc.query, f, w.Body)
+			}
+		}
+	}
+	for _, q := range []string{"color=purpel", "logoColor=inherit&logo=github", "labelColor=rgb(1%202%203)", "color=hsl(1,2,3)", "color=" + strings.Repeat("a", 40)} {
+		w := serveHandler(t, h, http.MethodGet, "/api/visitors?"+q, nil)
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, w.Code)
+		}
+	}
+	if n := memCount(t, m, "visitors"); n != 0 {
+		t.Errorf("count %d after refused requests, want 0", n)
+	}
+}
+
 // badge is the badge the handler should draw with default options.
 func wantBadge(message string, edit ...func(*counter.Badge)) *counter.Badge {
-	b := &counter.Badge{Label: "visitors", Message: message, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
+	b := &counter.Badge{Label: "hits", Message: message, Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}
 	for _, e := range edit {
 		e(b)
 	}

@@ -338,6 +338,9 @@ func CheckRecord(r Record) error {
 		if d.Count < 0 || d.Visitors < 0 {
 			return fmt.Errorf("counter: record %q: day %s has a negative number", r.Key, d.Date)
 		}
+		if d.Visitors > d.Count {
+			return fmt.Errorf("counter: record %q: day %s has %d visitors but %d hits: each visitor is a hit", r.Key, d.Date, d.Visitors, d.Count)
+		}
 		prev = d.Date
 	}
 	return nil

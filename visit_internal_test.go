@@ -32,7 +32,7 @@ func TestDatePartsAgreesWithTimeParse(t *testing.T) {
 
 // BenchmarkVisitParts measures the pieces of a counted visit over the
 // memory store: the whole Visit, the store's RecordVisit, the visitor id
-// (HMAC-SHA256), finding the day and the client address; "increment" is
+// (SipHash-2-4-128), finding the day and the client address; "increment" is
 // the plain store's count, the cost with visitors off.
 //
 //	go test -run '^$' -bench 'VisitParts' .

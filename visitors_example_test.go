@@ -77,5 +77,5 @@ func ExampleBadgeHandler_show() {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/?format=shields&show=today-visitors/count", nil))
 	fmt.Println(w.Body.String(), w.Header().Get("Counter-Not-Counted"))
 	// Output:
-	// {"schemaVersion":1,"label":"visitors","message":"3 / 3","color":"blue"} read-only
+	// {"schemaVersion":1,"label":"visitors today / hits","message":"3 / 3","color":"blue"} read-only
 }

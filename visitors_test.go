@@ -1,6 +1,7 @@
 package counter_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,6 +10,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -372,15 +377,39 @@ func TestVisitorsDayRollover(t *testing.T) {
 	}
 }
 
-// The visitor id is SipHash-2-4-128 of the documented message, keyed with
-// the first 16 bytes of SHA-256("counter visitor id" ‖ the day's salt); the
-// store sees nothing else of the client.
+// The visitor id is what docs/visitors.md says it is: the test reads the
+// construction from the page (the hash, the key derivation with its label
+// and length, how much of an IPv6 address counts) and computes the ids of
+// two visits with it. The store sees nothing else of the client.
 func TestVisitorID(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("docs", "visitors.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(page)), " ")
+	claim := func(re string) []string {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(doc)
+		if m == nil {
+			t.Fatalf("docs/visitors.md does not say %s", re)
+		}
+		return m
+	}
+	claim(`A visitor id is SipHash-2-4 with a 128-bit output, keyed with \*\*the day's key\*\*, of the client address \(the 4 bytes of an IPv4 address, or the first 8 bytes, the /64, of an IPv6 one\), a zero byte, the User-Agent, a zero byte and the key\.`)
+	derive := claim(`The day's key is the first (\d+) bytes of SHA-256\("([^"]+)" ‖ the day's salt\)\.`)
+	if strings.Contains(doc, "HMAC") {
+		t.Error("docs/visitors.md names HMAC; the code uses none")
+	}
+	keyLen, _ := strconv.Atoi(derive[1])
+
 	store := newFakeVisits()
 	h, _, _ := visitorsAPI(t, store, counter.VisitorOptions{})
 	send(t, h, visitReq("GET", "/api/home", "192.0.2.1:1", chromeUA))
 	send(t, h, visitReq("GET", "/api/home", "[2001:db8:1:2::1]:1", chromeUA))
-	sum := sha256.Sum256(append([]byte("counter visitor id"), store.salts["2026-12-01"]...))
+	sum := sha256.Sum256(append([]byte(derive[2]), store.salts["2026-12-01"]...))
+	if keyLen != 16 {
+		t.Fatalf("docs/visitors.md derives a %d-byte key; SipHash takes 16", keyLen)
+	}
 	k0, k1 := binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])
 	for i, client := range [][]byte{{192, 0, 2, 1}, {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2}} {
 		lo, hi := siphash.Hash128(k0, k1, append(client, "\x00"+chromeUA+"\x00home"...))
@@ -388,7 +417,7 @@ func TestVisitorID(t *testing.T) {
 		binary.LittleEndian.PutUint64(wantID[:8], lo)
 		binary.LittleEndian.PutUint64(wantID[8:], hi)
 		if got := store.visits[i].Visitor; got != wantID {
-			t.Errorf("visit %d: id %x, want %x", i, got, wantID)
+			t.Errorf("visit %d: id %x, want %x as docs/visitors.md describes it", i, got, wantID)
 		}
 	}
 }
@@ -437,6 +466,89 @@ func TestVisitorsDays(t *testing.T) {
 	mountAPI(counter.JSONHandler(m, counter.HandlerOptions{})).ServeHTTP(w, visitReq("GET", "/api/home?days=3", "192.0.2.3:1", chromeUA))
 	if w.Code != 501 || memCount(t, m, "home") != 0 {
 		t.Errorf("days over a plain store: %d, count %d; want 501 and 0", w.Code, memCount(t, m, "home"))
+	}
+}
+
+// TestBadgeLabelNamesItsNumber checks that no default label names a number
+// other than the one drawn: the badge's aria-label and the shields
+// endpoint's label and message agree with the JSON answer for every ?show=,
+// and a label given as an option or a parameter is kept as is.
+func TestBadgeLabelNamesItsNumber(t *testing.T) {
+	store := newFakeVisits()
+	h, _, _ := visitorsAPI(t, store, counter.VisitorOptions{})
+	ctx := context.Background()
+	earlier := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 22 { // 22 hits and 2 visitors on an earlier day
+		visit := counter.Visit{Key: "home", Date: "2026-11-30", Time: earlier}
+		if i < 2 {
+			visit.Visitor = counter.VisitorID{byte(i + 1)}
+		}
+		if _, _, err := store.RecordVisit(ctx, visit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 7 { // today: 7 hits from 3 visitors
+		send(t, h, visitReq("GET", "/api/home", fmt.Sprintf("192.0.2.%d:1", i%3+1), chromeUA))
+	}
+	_, a := send(t, h, visitReq("GET", "/api/home?hit=false", "192.0.2.1:1", chromeUA))
+	if a.Count != 29 || a.Visitors != 5 || a.Today.Count != 7 || a.Today.Visitors != 3 {
+		t.Fatalf("JSON answer %+v, want 29 hits, 5 visitors, today 7 and 3", a)
+	}
+	number := map[string]int64{"count": a.Count, "visitors": a.Visitors, "today": a.Today.Count, "today-visitors": a.Today.Visitors}
+	name := map[string]string{"count": "hits", "visitors": "visitors", "today": "hits today", "today-visitors": "visitors today"}
+	label := regexp.MustCompile(`aria-label="([^"]*)"`)
+	badge := func(h http.Handler, query string) string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, visitReq("GET", "/badge/home?hit=false"+query, "192.0.2.1:1", chromeUA))
+		m := label.FindStringSubmatch(w.Body.String())
+		if w.Code != 200 || m == nil {
+			t.Fatalf("badge %s: %d %s", query, w.Code, w.Body)
+		}
+		return m[1]
+	}
+	shields := func(h http.Handler, query string) string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, visitReq("GET", "/api/home?format=shields"+query, "192.0.2.1:1", chromeUA))
+		var s struct{ Label, Message string }
+		if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil || w.Code != 200 {
+			t.Fatalf("shields %s: %d %s", query, w.Code, w.Body)
+		}
+		return s.Label + ": " + s.Message
+	}
+	named := counter.NewVisitors(store, counter.VisitorOptions{Now: func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }})
+	namedMux := http.NewServeMux()
+	namedMux.Handle("/api/{key}", counter.JSONHandler(named, counter.HandlerOptions{Label: "page views"}))
+	namedMux.Handle("/badge/{key}", counter.BadgeHandler(named, counter.HandlerOptions{Label: "page views"}))
+	for _, show := range []string{"", "count", "visitors", "today", "today-visitors", "today/count", "visitors/count", "count/today-visitors", "today-visitors/visitors"} {
+		first, second, two := strings.Cut(cmp.Or(show, "count"), "/")
+		wantLabel := name[first]
+		msg := groupedCount(number[first])
+		if two {
+			wantLabel += " / " + name[second]
+			msg += " / " + groupedCount(number[second])
+		}
+		query := ""
+		if show != "" {
+			query = "&show=" + show
+		}
+		want := wantLabel + ": " + msg
+		if got := badge(h, query); got != want {
+			t.Errorf("badge show=%q: aria-label %q, want %q", show, got, want)
+		}
+		if got := shields(h, query); got != want {
+			t.Errorf("shields endpoint show=%q: %q, want %q", show, got, want)
+		}
+		if got := badge(h, query+"&label=views"); got != "views: "+msg {
+			t.Errorf("badge show=%q&label=views: aria-label %q, want %q", show, got, "views: "+msg)
+		}
+		if got := badge(namedMux, query); got != "page views: "+msg {
+			t.Errorf("badge show=%q with HandlerOptions.Label: aria-label %q, want %q", show, got, "page views: "+msg)
+		}
+		if got := shields(namedMux, query); got != "page views: "+msg {
+			t.Errorf("shields endpoint show=%q with HandlerOptions.Label: %q, want %q", show, got, "page views: "+msg)
+		}
 	}
 }
 

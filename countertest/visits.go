@@ -552,12 +552,13 @@ func RunEditor(t *testing.T, newStoreWith func(t *testing.T, cfg Config) EditSto
 		s := newStore(t)
 		want := fill(t, s)
 		for name, r := range map[string]counter.Record{
-			"bad key":        {Key: "a b", Count: 1},
-			"negative count": {Key: "home", Count: -1},
-			"negative day":   {Key: "home", Count: 1, Days: []counter.Day{{Date: day1, Count: -1}}},
-			"bad date":       {Key: "home", Count: 1, Days: []counter.Day{{Date: "2026-12-32", Count: 1}}},
-			"unordered days": {Key: "home", Count: 1, Days: []counter.Day{{Date: day2, Count: 1}, {Date: day1, Count: 1}}},
-			"repeated day":   {Key: "home", Count: 1, Days: []counter.Day{{Date: day1, Count: 1}, {Date: day1, Count: 2}}},
+			"bad key":                          {Key: "a b", Count: 1},
+			"negative count":                   {Key: "home", Count: -1},
+			"negative day":                     {Key: "home", Count: 1, Days: []counter.Day{{Date: day1, Count: -1}}},
+			"day with more visitors than hits": {Key: "home", Count: 9, Visitors: 9, Days: []counter.Day{{Date: day1, Count: 2, Visitors: 3}}},
+			"bad date":                         {Key: "home", Count: 1, Days: []counter.Day{{Date: "2026-12-32", Count: 1}}},
+			"unordered days":                   {Key: "home", Count: 1, Days: []counter.Day{{Date: day2, Count: 1}, {Date: day1, Count: 1}}},
+			"repeated day":                     {Key: "home", Count: 1, Days: []counter.Day{{Date: day1, Count: 1}, {Date: day1, Count: 2}}},
 		} {
 			if err := s.Import(ctx, r); err == nil {
 				t.Errorf("Import(%s) succeeded, want an error", name)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +18,12 @@ import (
 )
 
 // TestWebPage loads examples/web in Chromium from one origin, with the
-// server on another, as on a real site: the page shows the count with
-// thousands separators, a reload in the same session reads without
-// counting, a new browser context counts, and a dead or broken API shows
-// the placeholder without an uncaught error.
+// server on another, as on a real site: the page shows the hits with
+// thousands separators and the visitors, each beside its own name, and
+// the badge it loads draws the same hits under the label "hits"; a reload
+// in the same session reads without counting, a new browser context
+// counts, and a dead or broken API shows the placeholder without an
+// uncaught error.
 func TestWebPage(t *testing.T) {
 	testenv.Browser(t)
 	dir := t.TempDir()
@@ -94,36 +97,45 @@ func TestWebPage(t *testing.T) {
 	}
 	out := testenv.RunNode(t, 60*time.Second, "cmd/counter/testdata/web.cjs",
 		pageOrigin+"/", pageOrigin+"/down/", pageOrigin+"/broken/", shot)
-	type shown struct{ Text, State string }
+	type shown struct{ Text, State, Label string }
 	var got struct {
-		First, Reload, NewContext, Down, Broken shown
-		Img, Md, BadgeSrc, Placeholder          string
-		Errors, Warnings                        []string
+		First, Reload, NewContext, Down, Broken    map[string]shown
+		Img, Md, BadgeSrc, BadgeLabel, Placeholder string
+		Errors, Warnings                           []string
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v in %s", err, out)
 	}
 	t.Logf("browser: %s", out)
 
+	hits := func(text, state string) shown { return shown{text, state, "hits"} }
+	visitors := func(text, state string) shown { return shown{text, state, "visitors"} }
 	for _, c := range []struct {
 		name string
-		got  shown
-		want shown
+		got  map[string]shown
+		want map[string]shown
 	}{
-		{"first view", got.First, shown{"1,234", "ok"}},
-		{"reload in the same session", got.Reload, shown{"1,234", "ok"}},
-		{"new browser context", got.NewContext, shown{"1,235", "ok"}},
-		{"API down", got.Down, shown{got.Placeholder, "error"}},
-		{"API answers no count", got.Broken, shown{got.Placeholder, "error"}},
+		// The seeded 1,233 were hits without visitors; the browser is one
+		// visitor in both contexts (one address, one User-Agent).
+		{"first view", got.First, map[string]shown{"count": hits("1,234", "ok"), "visitors": visitors("1", "ok")}},
+		{"reload in the same session", got.Reload, map[string]shown{"count": hits("1,234", "ok"), "visitors": visitors("1", "ok")}},
+		{"new browser context", got.NewContext, map[string]shown{"count": hits("1,235", "ok"), "visitors": visitors("1", "ok")}},
+		{"API down", got.Down, map[string]shown{"count": hits(got.Placeholder, "error"), "visitors": visitors(got.Placeholder, "error")}},
+		{"API answers no count", got.Broken, map[string]shown{"count": hits(got.Placeholder, "error"), "visitors": visitors(got.Placeholder, "error")}},
 	} {
-		if c.got != c.want {
+		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s: page shows %+v, want %+v", c.name, c.got, c.want)
 		}
 	}
-	if want := `<img src="` + api + `/badge/visitors" alt="visitors">`; got.Img != want {
+	// The badge draws the number the page shows beside "hits", under the
+	// same name.
+	if want := "hits: " + got.First["count"].Text; got.BadgeLabel != want {
+		t.Errorf("the page's badge says %q, want %q", got.BadgeLabel, want)
+	}
+	if want := `<img src="` + api + `/badge/visitors" alt="hits of visitors">`; got.Img != want {
 		t.Errorf("HTML snippet %q, want %q", got.Img, want)
 	}
-	if want := `![visitors](` + api + `/badge/visitors)`; got.Md != want {
+	if want := `![hits of visitors](` + api + `/badge/visitors)`; got.Md != want {
 		t.Errorf("Markdown snippet %q, want %q", got.Md, want)
 	}
 	if want := api + "/badge/visitors?hit=false"; got.BadgeSrc != want {

@@ -1,8 +1,9 @@
 // Command lambda is a visitor counter for AWS Lambda behind a Function URL
 // (or an API Gateway HTTP API), counting in DynamoDB:
 //
-//	GET /api/{key}    {"key":"...","count":N} for fetch()
+//	GET /api/{key}    {"key":"...","count":N,"visitors":N,"today":{...}} for fetch()
 //	GET /badge/{key}  an SVG badge for <img>
+//	GET /chart/{key}  an SVG chart of the last days
 //	GET /             the JSON answer for the default key
 //
 // Configuration comes from the environment:
@@ -11,7 +12,9 @@
 //	COUNTER_DEFAULT_KEY      key counted at / (default visitors)
 //	COUNTER_COUNT_ATTRIBUTE  number attribute holding counts (default count)
 //	COUNTER_ALLOWED_ORIGINS  comma-separated origins allowed by CORS; empty: no
-//	                         CORS headers (let the Function URL's CORS do it)
+//	                         CORS headers. The function answers CORS itself:
+//	                         leave the Function URL's CORS settings empty, or
+//	                         browsers see the headers twice and refuse them
 //	COUNTER_KEYS             comma-separated keys that may be counted; others
 //	                         answer 404 and are never written (default: any)
 //	COUNTER_VISITORS         on (default): count unique visitors too; off:

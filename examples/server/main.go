@@ -15,9 +15,13 @@ import (
 	"github.com/resumecounter/counter/boltstore"
 )
 
+// dataFile is where the example keeps counts: a name of its own, so that it
+// never waits on the lock of counter serve's counter.db in the same folder.
+const dataFile = "example-server.db"
+
 func main() {
 	// counter.NewMemory() instead keeps counts only while the process runs.
-	store, err := boltstore.Open("counter.db", boltstore.Options{})
+	store, err := boltstore.Open(dataFile, boltstore.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

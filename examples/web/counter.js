@@ -12,10 +12,15 @@
 //               the first view in a browser tab session, then only read) or
 //               "none" (only read)
 //
-// Elements it fills: [data-counter] gets the count, or "–" if the server
-// cannot be reached, and data-counter-state="ok" or "error";
-// [data-counter-img] and [data-counter-md] get the HTML and Markdown that
-// embed the badge; <img data-counter-badge> shows it without counting.
+// Elements it fills: [data-counter] gets a number from the answer, named by
+// its value as the badge's ?show= names it: "" or "count" (every counted
+// hit), "visitors", "today" (hits today) or "today-visitors"; it shows "–"
+// if the server cannot be reached, and gets data-counter-state="ok" or
+// "error", or "none" when the server does not keep that number (visitors
+// off). [data-counter-img] and [data-counter-md] get the HTML and Markdown
+// that embed the badge (its label "hits" names the count it draws);
+// <img data-counter-badge> shows it without counting, loaded once the
+// count has answered, so that it draws the number the page shows.
 //
 // Each page view counts once: the request carries a random visit id (the
 // server's Idempotency-Key, sent as ?visit= so that no CORS preflight is
@@ -59,8 +64,24 @@
     var els = document.querySelectorAll(selector)
     for (var i = 0; i < els.length; i++) fn(els[i])
   }
-  function show (text, state) {
-    each('[data-counter]', function (el) { el.textContent = text; el.setAttribute('data-counter-state', state) })
+  // number returns the number of body that el names, or undefined.
+  function number (el, body) {
+    var today = body.today || {}
+    switch (el.getAttribute('data-counter')) {
+      case '': case 'count': return body.count
+      case 'visitors': return body.visitors
+      case 'today': return today.count
+      case 'today-visitors': return today.visitors
+    }
+  }
+  function show (body) {
+    var fmt = new Intl.NumberFormat()
+    each('[data-counter]', function (el) {
+      var n = body && number(el, body)
+      var ok = typeof n === 'number'
+      el.textContent = ok ? fmt.format(n) : placeholder
+      el.setAttribute('data-counter-state', !body ? 'error' : ok ? 'ok' : 'none')
+    })
   }
   function notice (text) {
     var el = document.querySelector('[data-counter-notice]')
@@ -144,12 +165,12 @@
     return request(url)
       .then(function (body) {
         if (!body || typeof body.count !== 'number') throw new Error('counter: no count in the answer')
-        show(new Intl.NumberFormat().format(body.count), 'ok')
+        show(body)
       })
       .catch(function (err) {
         // Unmark only when no request reached the server.
         if (hit && mode === 'session' && err && err.unsent) set('sessionStorage', flag, false)
-        show(placeholder, 'error')
+        show(null)
         if (window.console) console.warn(err && err.message ? err.message : err)
       })
   }
@@ -157,14 +178,17 @@
   function run () {
     optOutFromHash()
     var badge = base + '/badge/' + path
-    each('[data-counter-img]', function (el) { el.textContent = '<img src="' + badge + '" alt="' + key + '">' })
-    each('[data-counter-md]', function (el) { el.textContent = '![' + key + '](' + badge + ')' })
-    each('img[data-counter-badge]', function (el) {
-      el.addEventListener('error', function () { el.style.display = 'none' }) // server unreachable
-      el.alt = key
-      el.src = badge + '?hit=false'
+    each('[data-counter-img]', function (el) { el.textContent = '<img src="' + badge + '" alt="hits of ' + key + '">' })
+    each('[data-counter-md]', function (el) { el.textContent = '![hits of ' + key + '](' + badge + ')' })
+    // The badge preview loads once the count has answered, so that it
+    // includes this view, as the number on the page does.
+    update(true).then(function () {
+      each('img[data-counter-badge]', function (el) {
+        el.addEventListener('error', function () { el.style.display = 'none' }) // server unreachable
+        el.alt = 'hits of ' + key
+        el.src = badge + '?hit=false'
+      })
     })
-    update(true)
   }
 
   // Back from the back/forward cache: the same page view. Ask again with the

@@ -114,6 +114,10 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if key == "fields" { // a store that keeps visitors
+		fmt.Fprintf(w, `{"key":%q,"count":%d,"visitors":4321,"today":{"date":"2026-12-01","count":56,"visitors":7}}`, key, n+1233)
+		return
+	}
 	fmt.Fprintf(w, `{"key":%q,"count":%d}`, key, n)
 }
 
@@ -155,6 +159,9 @@ func sitePages(t *testing.T, api string) http.Handler {
 		case "/page":
 		case "/double":
 			tag += strings.Replace(tag, "/counter.js", "/counter.js?again", 1)
+		case "/fields":
+			tag = `<p><span data-counter="count">–</span> <span data-counter="visitors">–</span> <span data-counter="today">–</span> ` +
+				`<span data-counter="today-visitors">–</span> <span data-counter="bogus">–</span></p>` + tag
 		default:
 			http.NotFound(w, r)
 			return
@@ -194,9 +201,9 @@ func TestCounterJS(t *testing.T) {
 	out := testenv.RunNode(t, 120*time.Second, "examples/web/testdata/counterjs.cjs", siteOrigin, apiSrv.URL)
 	var got struct {
 		Scenarios map[string]struct {
-			First, Restored, Reload, Later, Optin string
-			Flag, Notice, Hash, OptinNotice       string
-			ConsoleErrors                         []string
+			First, Restored, Reload, Later, Optin, PlainFields string
+			Flag, Notice, Hash, OptinNotice                    string
+			ConsoleErrors                                      []string
 		}
 		Requests   []string
 		PageErrors []string
@@ -254,6 +261,11 @@ func TestCounterJS(t *testing.T) {
 	check("view", sc["view"].First, "1/ok")
 	check("view restored from the back/forward cache", sc["view"].Restored, "1/ok")
 	sameID("view", 2)
+	// Each [data-counter] shows the number its value names, as ?show= names
+	// them; one the answer lacks (visitors off) or an unknown name shows
+	// the placeholder, in state "none".
+	check("fields", sc["fields"].First, "1,234/ok 1,234/ok 4,321/ok 56/ok 7/ok –/none")
+	check("fields, a store without visitors", sc["fields"].PlainFields, "1/ok 1/ok –/none –/none –/none –/none")
 	// Two copies of the script in one page: one id, one count.
 	check("double", sc["double"].First, "1/ok 1/ok")
 	sameID("double", 2)

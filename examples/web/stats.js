@@ -34,8 +34,8 @@
     var badge = base + '/badge/' + path
     var chart = base + '/chart/' + path + '?days=' + days
     var page = new URL(script && script.src ? script.src : 'stats.js', location.href).href.replace(/stats\.js(\?.*)?$/, 'counter.js')
-    text('[data-stats-snippet="img"]', '<img src="' + badge + '" alt="' + key + '">')
-    text('[data-stats-snippet="md"]', '![' + key + '](' + badge + ')')
+    text('[data-stats-snippet="img"]', '<img src="' + badge + '" alt="hits of ' + key + '">')
+    text('[data-stats-snippet="md"]', '![hits of ' + key + '](' + badge + ')')
     text('[data-stats-snippet="chart"]', '<img src="' + chart + '" alt="' + key + ', last ' + days + ' days" width="640" height="220">')
     text('[data-stats-snippet="script"]', '<span data-counter>\u2013</span>\n<script src="' + page + '" data-api="' + base + '" data-key="' + key + '" defer></script>')
 

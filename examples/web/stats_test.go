@@ -105,7 +105,7 @@ func TestStatsPageAndChart(t *testing.T) {
 		{Key: "home", Count: hits + 1_000_000, Visitors: visitors + 1000, Days: home},
 		{Key: "big", Count: 9_000_000_000_000_000_000, Visitors: 8_000_000_000_000_000_000, Days: []counter.Day{
 			{Date: statsToday.AddDays(-1), Count: 9_000_000_000_000_000_000, Visitors: 1},
-			{Date: statsToday, Count: 1, Visitors: 8_000_000_000_000_000_000},
+			{Date: statsToday, Count: 8_000_000_000_000_000_000, Visitors: 8_000_000_000_000_000_000},
 		}},
 	}
 	for _, r := range records {
@@ -163,8 +163,8 @@ func TestStatsPageAndChart(t *testing.T) {
 		{"today's date", p.TodayDate, string(statsToday)},
 		{"chart", p.ChartSrc, srv.URL + "/chart/home?days=30"},
 		{"chart alt", p.ChartAlt, "Hits and visitors of home, last 30 days"},
-		{"badge snippet", p.Snippets["img"], `<img src="` + srv.URL + `/badge/home" alt="home">`},
-		{"Markdown snippet", p.Snippets["md"], `![home](` + srv.URL + `/badge/home)`},
+		{"badge snippet", p.Snippets["img"], `<img src="` + srv.URL + `/badge/home" alt="hits of home">`},
+		{"Markdown snippet", p.Snippets["md"], `![hits of home](` + srv.URL + `/badge/home)`},
 		{"chart snippet", p.Snippets["chart"], `<img src="` + srv.URL + `/chart/home?days=30" alt="home, last 30 days" width="640" height="220">`},
 		{"script snippet", p.Snippets["script"], "<span data-counter>–</span>\n<script src=\"" + srv.URL + `/counter.js" data-api="` + srv.URL + `" data-key="home" defer></script>`},
 		{"invalid key", got.Invalid.State, "error"},

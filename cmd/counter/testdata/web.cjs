@@ -7,9 +7,12 @@ const { launch } = require('../../../internal/testenv/browser.cjs')
 const [pageURL, downURL, brokenURL, shot] = process.argv.slice(2)
 const placeholder = '\u2013'
 
+// settled waits for counter.js's answer and returns what each number on the
+// page shows, by its data-counter value.
 async function settled (page) {
   await page.waitForSelector('[data-counter][data-counter-state]', { timeout: 10000 })
-  return page.$eval('[data-counter]', el => ({ text: el.textContent, state: el.dataset.counterState }))
+  return page.$$eval('[data-counter]', els => Object.fromEntries(els.map(el =>
+    [el.dataset.counter, { text: el.textContent, state: el.dataset.counterState, label: el.nextElementSibling.textContent }])))
 }
 
 async function main () {
@@ -26,8 +29,12 @@ async function main () {
   try {
     const first = await browser.newContext({ locale: 'en-US', viewport: { width: 900, height: 640 } })
     const page = await open(first)
+    // The badge the page itself loaded, not a later copy.
+    const badge = page.waitForResponse(r => r.url().includes('/badge/'), { timeout: 10000 })
     await page.goto(pageURL)
     out.first = await settled(page)
+    const svg = await (await badge).text()
+    out.badgeLabel = (svg.match(/aria-label="([^"]*)"/) || [])[1]
     out.img = await page.$eval('[data-counter-img]', el => el.textContent)
     out.md = await page.$eval('[data-counter-md]', el => el.textContent)
     await page.waitForFunction(() => { const i = document.querySelector('img[data-counter-badge]'); return i.complete && i.naturalWidth > 0 }, null, { timeout: 10000 })

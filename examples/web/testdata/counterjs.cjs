@@ -39,6 +39,13 @@ async function main () {
       await again
       rec.restored = await settled(page)
     }
+    { // Each number by name, from a store with visitors and one without.
+      const { page, rec } = await open('fields')
+      await page.goto(site + '/fields?key=fields&mode=view')
+      rec.first = await settled(page)
+      await page.goto(site + '/fields?key=plainfields&mode=view')
+      rec.plainFields = await settled(page)
+    }
     { // counter.js twice in one page.
       const { page, rec } = await open('double')
       await page.goto(site + '/double?key=double')
