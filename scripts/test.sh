@@ -80,6 +80,34 @@ go test -race -count=1 -timeout 20m "${pkgs[@]}"
 # (a year ahead, across New Year, a daylight-saving change, far zones).
 bash scripts/clock.sh
 
+# --- Operations (issue 18): the container image, the systemd unit and the
+# Lambda's deploy workflows. The server's health routes, metrics, logs and
+# upgrade fixtures are Go tests in cmd/counter (run above).
+# umoci unpacks the image; systemd-analyze (Debian's systemd package) runs
+# without systemd as PID 1; actionlint is pinned like the other Go tools.
+need_debian umoci umoci systemd-analyze systemd unshare util-linux
+actionlint_version=v1.7.12
+go_tool actionlint "$actionlint_version" github.com/rhysd/actionlint/cmd/actionlint
+
+say "container image: build (no daemon), unpack with umoci, run as its user in a throwaway root"
+image_dir=$(mktemp -d)
+bash deploy/image/build.sh "$image_dir/image"
+if [ "$(id -u)" = 0 ]; then
+  bash deploy/image/run-test.sh "$image_dir/image"
+else
+  sudo bash deploy/image/run-test.sh "$image_dir/image"
+fi
+rm -rf "$image_dir"
+
+say "systemd unit: systemd-analyze verify and security"
+unit_bin=$(mktemp -d)
+go build -o "$unit_bin/counter" ./cmd/counter
+bash deploy/systemd/check.sh "$unit_bin/counter"
+rm -rf "$unit_bin"
+
+say "actionlint $actionlint_version examples/lambda/.github/workflows"
+actionlint examples/lambda/.github/workflows/*.yml
+
 # --- Short bounded fuzz runs; each target is listed as "package FuzzName".
 # The budget is a count of executions, not a time (2,000 to 9,000 a second
 # per target on 2 cores: about 5 to 20 s each), so a loaded machine takes

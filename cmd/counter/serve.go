@@ -37,13 +37,25 @@ Settings, from the environment:
                              (at least 32 characters: openssl rand -hex 32):
                              PUT /admin/{key} {"count":N}, GET /admin/export,
                              POST /admin/import (see docs/command.md)
+  COUNTER_METRICS_ADDR       serve Prometheus metrics at /metrics on this
+                             address of its own (127.0.0.1:9090); default: none
+  COUNTER_LOG_FORMAT         text (default) or json
+  COUNTER_LOG_LEVEL          debug, info (default), warn or error
+  COUNTER_ACCESS_LOG         on: log every request (method, route, path, status,
+                             bytes, duration; never an address or User-Agent)
+
+/healthz answers 200 while the server runs; /readyz 200 when the store
+answers a read within 2s, else 503. Neither counts or is rate-limited.
 ` + "\n" + storeHelp(),
 	flags: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
 		return func(ctx context.Context, c *cli, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments; settings come from the environment")
 			}
-			log := slog.New(slog.NewTextHandler(c.stderr, nil))
+			log, err := newLogger(c.getenv, c.stderr)
+			if err != nil {
+				return err
+			}
 			if err := c.serve(ctx, log); err != nil {
 				log.Error("server failed", "err", err.Error())
 				return errReported
@@ -99,6 +111,14 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	logRequests, err := accessLogFromEnv(c.getenv)
+	if err != nil {
+		return err
+	}
+	metricsAddr, err := metricsAddrFromEnv(c.getenv)
+	if err != nil {
+		return err
+	}
 
 	opened, err := c.open(ctx, storeConfig{getenv: c.getenv, log: log, maxKeys: maxKeys, serving: true, create: true})
 	if err != nil {
@@ -109,6 +129,12 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 	plain, ok := opened.store.(store)
 	if !ok {
 		return fmt.Errorf("%s cannot count and read (counter.Incrementer and counter.Reader)", opened.desc)
+	}
+	ready := &readiness{store: plain, log: log} // unmetered: probes are no store traffic
+	var m *metrics
+	if metricsAddr != "" {
+		m = newMetrics()
+		plain = m.meter(plain)
 	}
 	counted, err := withVisitors(plain, c.getenv, log)
 	if err != nil {
@@ -123,6 +149,8 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 		log.Info("keys allowed", "keys", opts.Keys)
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc(healthzPattern, healthz)
+	mux.Handle(readyzPattern, ready)
 	mux.Handle("/api/{key}", api)
 	mux.Handle("/badge/{key}", badges)
 	if days, ok := counted.(counter.DayReader); ok {
@@ -146,8 +174,15 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var handler http.Handler = mux
+	if m != nil {
+		handler = m.handler(handler)
+	}
+	if logRequests {
+		handler = accessLog(handler, log)
+	}
 	srv := &http.Server{
-		Handler:           nosniff(mux),
+		Handler:           nosniff(handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -155,7 +190,15 @@ func (c *cli) serve(ctx context.Context, log *slog.Logger) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
+	if m != nil {
+		msrv, err := m.serve(metricsAddr, log, served)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer func() { _ = msrv.Close() }()
+	}
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "origins", opts.AllowedOrigins)
 
