@@ -1,6 +1,7 @@
 package counter_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -990,7 +992,11 @@ type faultOnClaim struct {
 
 func (f *faultOnClaim) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	if id := in.Key["id"].(*types.AttributeValueMemberS).Value; strings.Contains(id, f.part) && f.armed.CompareAndSwap(true, false) {
-		f.proxy.SetFor(faultproxy.ForwardThen500, 1)
+		// Only this marker write meets the fault: the visit sends other
+		// calls at the same time (its read, the main item's write).
+		f.proxy.SetForMatching(faultproxy.ForwardThen500, 1, func(r *http.Request, body []byte) bool {
+			return strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") && bytes.Contains(body, []byte(f.part))
+		})
 	}
 	return f.DynamoAPI.UpdateItem(ctx, in, optFns...)
 }

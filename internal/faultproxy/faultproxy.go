@@ -87,7 +87,8 @@ type Proxy struct {
 	mu      sync.Mutex
 	ln      net.Listener // nil while refusing
 	mode    Mode
-	left    int // requests left before the mode reverts to Pass; 0: no limit
+	left    int                              // requests left before the mode reverts to Pass; 0: no limit
+	match   func(*http.Request, []byte) bool // nil: every request meets the mode
 	delay   time.Duration
 	changed chan struct{} // closed when the mode changes
 	conns   map[*conn]struct{}
@@ -167,6 +168,16 @@ func (p *Proxy) SetFor(m Mode, n int) {
 	p.set(m, n)
 }
 
+// SetForMatching is SetFor for only the requests match accepts (it sees the
+// request and its body): others pass, and do not count toward n. It aims a
+// fault at one call of a client that sends several at once.
+func (p *Proxy) SetForMatching(m Mode, n int, match func(req *http.Request, body []byte) bool) {
+	if m == Refuse || n < 1 || match == nil {
+		panic(fmt.Sprintf("faultproxy: SetForMatching(%v, %d): want a request-level mode, n >= 1 and a match", m, n))
+	}
+	p.setMatch(m, n, match)
+}
+
 // SetDelay sets the latency of Delay and switches to it.
 func (p *Proxy) SetDelay(d time.Duration) {
 	p.mu.Lock()
@@ -175,13 +186,15 @@ func (p *Proxy) SetDelay(d time.Duration) {
 	p.Set(Delay)
 }
 
-func (p *Proxy) set(m Mode, n int) {
+func (p *Proxy) set(m Mode, n int) { p.setMatch(m, n, nil) }
+
+func (p *Proxy) setMatch(m Mode, n int, match func(*http.Request, []byte) bool) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return
 	}
-	p.mode, p.left = m, n
+	p.mode, p.left, p.match = m, n, match
 	close(p.changed)
 	p.changed = make(chan struct{})
 	var cut []*conn
@@ -319,9 +332,12 @@ func (p *Proxy) handle(c *conn) {
 			return
 		}
 		m, changed, delay := p.mode, p.changed, p.delay
-		if p.left > 0 {
+		switch {
+		case p.left > 0 && p.match != nil && !p.match(req, body):
+			m = Pass
+		case p.left > 0:
 			if p.left--; p.left == 0 {
-				p.mode = Pass
+				p.mode, p.match = Pass, nil
 			}
 		}
 		c.busy = true
