@@ -24,7 +24,7 @@ func TestDataFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?m)^\\| `COUNTER_DATA` \\| `([^`]+)` \\|").FindSubmatch(command)
+	m := regexp.MustCompile("(?m)^\\| `COUNTER_DATA` \\| `([^`]+)`").FindSubmatch(command)
 	if m == nil {
 		t.Fatal("docs/command.md has no COUNTER_DATA row with a default")
 	}
