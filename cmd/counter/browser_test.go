@@ -156,7 +156,8 @@ func TestWebPage(t *testing.T) {
 // TestPagesUnderPolicy (issue 15, defect 10): the pages counter serve
 // serves itself come with a Content-Security-Policy and nosniff, and work
 // under them in Chromium: the count, the badge, the stats and the chart
-// show, the inline styles apply, and no violation is reported.
+// show (the hits under their own name: the page shows visitors too), the
+// inline styles apply, and no violation is reported.
 func TestPagesUnderPolicy(t *testing.T) {
 	testenv.Browser(t)
 	s := start(t, "COUNTER_STORE=memory")

@@ -31,13 +31,13 @@ async function main () {
     const loaded = (page, sel) => page.waitForFunction(s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0 }, sel, { timeout: 10000 })
 
     const index = await open(base + '/')
-    await index.page.waitForSelector('[data-counter][data-counter-state]', { timeout: 10000 })
+    await index.page.waitForSelector('[data-counter="count"][data-counter-state]', { timeout: 10000 })
     await loaded(index.page, 'img[data-counter-badge]')
     out.index = {
       policy: index.policy,
       nosniff: index.nosniff,
-      text: await index.page.$eval('[data-counter]', el => el.textContent),
-      state: await index.page.$eval('[data-counter]', el => el.dataset.counterState),
+      text: await index.page.$eval('[data-counter="count"]', el => el.textContent),
+      state: await index.page.$eval('[data-counter="count"]', el => el.dataset.counterState),
       // The inline <style> applied: the big number is 2.5rem, not the default.
       fontSize: await index.page.$eval('.count strong', el => getComputedStyle(el).fontSize),
     }
