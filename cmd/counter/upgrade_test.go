@@ -5,23 +5,31 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/resumecounter/counter/internal/testenv"
 )
 
-// upgradeFixtures are store files written by earlier releases' counter
-// serve, gzipped, in testdata/upgrade, with the export that release printed
-// of them. r1 is commit 28c6f07, the first counter serve ("Merge cli"): it
-// counted home three times (two visitors) and blog once (with a visit id),
-// then stopped. The formats have not changed since, so there is no
-// migration yet; a release that changes one adds its fixtures here, and a
-// test that the migration runs once from each older one.
+// upgradeFixtures are stores written by earlier releases' counter serve, in
+// testdata/upgrade, with the export that release printed of them: bolt and
+// SQLite files (gzipped), a pg_dump of the PostgreSQL tables. r1 is commit
+// 28c6f07, the first counter serve ("Merge cli"): it counted home three
+// times (two visitors) and blog once (with a visit id), then stopped. The
+// formats have not changed since, so there is no migration yet; a release
+// that changes one adds its fixtures here, and a test that the migration
+// runs once from each older one.
 var upgradeFixtures = []struct {
 	release, store, file, export string
+	// load puts file into a new file or server and returns the
+	// environment that points counter at it.
+	load func(t *testing.T, store, file string) []string
 }{
-	{"r1", "bolt", "r1.bolt.db.gz", "r1.export.jsonl"},
-	{"r1", "sqlite", "r1.sqlite.gz", "r1.export.jsonl"},
+	{"r1", "bolt", "r1.bolt.db.gz", "r1.export.jsonl", loadFile},
+	{"r1", "sqlite", "r1.sqlite.gz", "r1.export.jsonl", loadFile},
+	{"r1", "postgres", "r1.postgres.sql", "r1.export.jsonl", loadPostgres},
 }
 
 // TestUpgrade opens each older release's store file with this release:
@@ -29,9 +37,7 @@ var upgradeFixtures = []struct {
 func TestUpgrade(t *testing.T) {
 	for _, fx := range upgradeFixtures {
 		t.Run(fx.release+"/"+fx.store, func(t *testing.T) {
-			data := filepath.Join(t.TempDir(), "counter-"+fx.store)
-			gunzip(t, filepath.Join("testdata", "upgrade", fx.file), data)
-			env := []string{"COUNTER_STORE=" + fx.store, "COUNTER_DATA=" + data}
+			env := fx.load(t, fx.store, filepath.Join("testdata", "upgrade", fx.file))
 			want, err := os.ReadFile(filepath.Join("testdata", "upgrade", fx.export))
 			if err != nil {
 				t.Fatal(err)
@@ -67,6 +73,24 @@ func TestUpgrade(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadFile gunzips a bolt or SQLite file into a temp dir.
+func loadFile(t *testing.T, store, file string) []string {
+	data := filepath.Join(t.TempDir(), "counter-"+store)
+	gunzip(t, file, data)
+	return []string{"COUNTER_STORE=" + store, "COUNTER_DATA=" + data}
+}
+
+// loadPostgres restores a plain pg_dump into a new PostgreSQL server with
+// psql, as an operator restores a backup.
+func loadPostgres(t *testing.T, _, file string) []string {
+	url := testenv.PostgresURLOf(testenv.NewPostgres(t))
+	psql := exec.Command(filepath.Join(testenv.PostgresBin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file)
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("psql -f %s: %v\n%s", file, err, out)
+	}
+	return []string{"COUNTER_STORE=postgres", "COUNTER_DATABASE_URL=" + url}
 }
 
 // gunzip writes the gzipped file src to dst.
