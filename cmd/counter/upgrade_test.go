@@ -2,20 +2,25 @@ package main
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
 // upgradeFixtures are stores written by earlier releases' counter serve, in
 // testdata/upgrade, with the export that release printed of them: bolt and
-// SQLite files (gzipped), a pg_dump of the PostgreSQL tables. r1 is commit
+// SQLite files (gzipped), a pg_dump of the PostgreSQL tables, Redis's keys
+// as JSON lines (see loadRedis). r1 is commit
 // 28c6f07, the first counter serve ("Merge cli"): it counted home three
 // times (two visitors) and blog once (with a visit id), then stopped. The
 // formats have not changed since, so there is no migration yet; a release
@@ -30,6 +35,7 @@ var upgradeFixtures = []struct {
 	{"r1", "bolt", "r1.bolt.db.gz", "r1.export.jsonl", loadFile},
 	{"r1", "sqlite", "r1.sqlite.gz", "r1.export.jsonl", loadFile},
 	{"r1", "postgres", "r1.postgres.sql", "r1.export.jsonl", loadPostgres},
+	{"r1", "redis", "r1.redis.jsonl", "r1.export.jsonl", loadRedis},
 }
 
 // TestUpgrade opens each older release's store file with this release:
@@ -91,6 +97,57 @@ func loadPostgres(t *testing.T, _, file string) []string {
 		t.Fatalf("psql -f %s: %v\n%s", file, err, out)
 	}
 	return []string{"COUNTER_STORE=postgres", "COUNTER_DATABASE_URL=" + url}
+}
+
+// redisEntry is one key of a Redis fixture, a JSON line: a string value
+// ("string", or "bytes" in base64 where it is not UTF-8) or a hash, and the
+// key's expiry as Redis's PEXPIRETIME gave it (Unix milliseconds; absent:
+// none).
+type redisEntry struct {
+	Key        string            `json:"key"`
+	String     *string           `json:"string"`
+	Bytes      []byte            `json:"bytes"`
+	Hash       map[string]string `json:"hash"`
+	ExpireAtMs int64             `json:"expireAtMs"`
+}
+
+// loadRedis writes a Redis fixture's keys into a new Redis server with
+// go-redis. Keys expire at the time they had: one already past is gone, as
+// on a server that kept running.
+func loadRedis(t *testing.T, _, file string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testenv.NewRedis(t).Addr()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	defer client.Close()
+	ctx := t.Context()
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e redisEntry
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("%s:%d: %v", file, i+1, err)
+		}
+		switch {
+		case e.String != nil:
+			err = client.Set(ctx, e.Key, *e.String, 0).Err()
+		case e.Bytes != nil:
+			err = client.Set(ctx, e.Key, e.Bytes, 0).Err()
+		case len(e.Hash) > 0:
+			err = client.HSet(ctx, e.Key, e.Hash).Err()
+		default:
+			t.Fatalf("%s:%d: key %s has no value", file, i+1, e.Key)
+		}
+		if err == nil && e.ExpireAtMs > 0 {
+			err = client.PExpireAt(ctx, e.Key, time.UnixMilli(e.ExpireAtMs)).Err()
+		}
+		if err != nil {
+			t.Fatalf("%s:%d: writing %s: %v", file, i+1, e.Key, err)
+		}
+	}
+	return []string{"COUNTER_STORE=redis", "COUNTER_REDIS_URL=redis://" + addr + "/0"}
 }
 
 // gunzip writes the gzipped file src to dst.
