@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,15 +14,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/resumecounter/counter"
 	"github.com/resumecounter/counter/internal/testenv"
 )
 
 // upgradeFixtures are stores written by earlier releases' counter serve, in
 // testdata/upgrade, with the export that release printed of them: bolt and
 // SQLite files (gzipped), a pg_dump of the PostgreSQL tables, Redis's keys
-// as JSON lines (see loadRedis). r1 is commit
+// as JSON lines (see loadRedis), DynamoDB's items in DynamoDB JSON (see
+// loadDynamo). r1 is commit
 // 28c6f07, the first counter serve ("Merge cli"): it counted home three
 // times (two visitors) and blog once (with a visit id), then stopped. The
 // formats have not changed since, so there is no migration yet; a release
@@ -36,6 +42,7 @@ var upgradeFixtures = []struct {
 	{"r1", "sqlite", "r1.sqlite.gz", "r1.export.jsonl", loadFile},
 	{"r1", "postgres", "r1.postgres.sql", "r1.export.jsonl", loadPostgres},
 	{"r1", "redis", "r1.redis.jsonl", "r1.export.jsonl", loadRedis},
+	{"r1", "dynamodb", "r1.dynamodb.jsonl", "r1.export.jsonl", loadDynamo},
 }
 
 // TestUpgrade opens each older release's store file with this release:
@@ -148,6 +155,87 @@ func loadRedis(t *testing.T, _, file string) []string {
 		}
 	}
 	return []string{"COUNTER_STORE=redis", "COUNTER_REDIS_URL=redis://" + addr + "/0"}
+}
+
+// loadDynamo puts a DynamoDB fixture's items, one per line in DynamoDB
+// JSON (as a Scan answers), into a new table in dynalite with PutItem.
+func loadDynamo(t *testing.T, _, file string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := testenv.DynaliteEndpoint(t)
+	client := testenv.DynamoClient(endpoint)
+	table := testenv.CreateTable(t, client, counter.DefaultPartitionKey)
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatalf("%s:%d: %v", file, i+1, err)
+		}
+		item := make(map[string]types.AttributeValue, len(raw))
+		for name, v := range raw {
+			if item[name], err = attributeValue(v); err != nil {
+				t.Fatalf("%s:%d: attribute %s: %v", file, i+1, name, err)
+			}
+		}
+		if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+			t.Fatalf("%s:%d: PutItem: %v", file, i+1, err)
+		}
+	}
+	return awsEnv(endpoint, table)
+}
+
+// attributeValue reads one attribute value in DynamoDB JSON: {"S": "…"},
+// {"N": "…"}, {"B": base64}, {"BOOL": …}, {"NULL": true}, {"M": {…}} or
+// {"L": […]}.
+func attributeValue(raw json.RawMessage) (types.AttributeValue, error) {
+	var v struct {
+		S    *string
+		N    *string
+		B    []byte
+		BOOL *bool
+		NULL *bool
+		M    map[string]json.RawMessage
+		L    []json.RawMessage
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	switch {
+	case v.S != nil:
+		return &types.AttributeValueMemberS{Value: *v.S}, nil
+	case v.N != nil:
+		return &types.AttributeValueMemberN{Value: *v.N}, nil
+	case v.B != nil:
+		return &types.AttributeValueMemberB{Value: v.B}, nil
+	case v.BOOL != nil:
+		return &types.AttributeValueMemberBOOL{Value: *v.BOOL}, nil
+	case v.NULL != nil:
+		return &types.AttributeValueMemberNULL{Value: *v.NULL}, nil
+	case v.M != nil:
+		m := make(map[string]types.AttributeValue, len(v.M))
+		for name, e := range v.M {
+			av, err := attributeValue(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			m[name] = av
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	case v.L != nil:
+		l := make([]types.AttributeValue, len(v.L))
+		for i, e := range v.L {
+			av, err := attributeValue(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			l[i] = av
+		}
+		return &types.AttributeValueMemberL{Value: l}, nil
+	}
+	return nil, fmt.Errorf("%s: want one of S, N, B, BOOL, NULL, M, L", raw)
 }
 
 // gunzip writes the gzipped file src to dst.
