@@ -165,7 +165,7 @@ type handler struct {
 	defaults Badge // label, colours and style from the options
 	labelSet bool  // HandlerOptions.Label was given: it names every badge
 	format   NumberFormat
-	refusals *warnLimiter // new keys the store refused, for the log
+	refusals warnLimiter // new keys the store refused, for the log
 	// neverBlocks: inc never waits (Memory), so Timeout cannot fire
 	// during its calls and no deadline is set up for them.
 	neverBlocks bool
@@ -184,7 +184,6 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		logger:   opts.Logger,
 		format:   opts.NumberFormat,
 		labelSet: opts.Label != "",
-		refusals: newWarnLimiter(warnEvery),
 		defaults: Badge{
 			Label:      cmp.Or(opts.Label, showLabels[showCount][showNone]),
 			Color:      cmp.Or(opts.Color, "blue"),

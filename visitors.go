@@ -84,7 +84,7 @@ type Visitors struct {
 	mu       sync.Mutex
 	fetching map[Date]*saltFetch // DaySalt calls in flight
 
-	fullLogged atomic.Int64 // when "markers full" was last logged, Unix ns
+	markersFull warnLimiter // refused markers, for the log
 }
 
 var (
@@ -250,9 +250,7 @@ func (v *Visitors) record(ctx context.Context, visit Visit) (Stats, bool, error)
 
 // logFull logs that the store refuses new markers, at most once a minute.
 func (v *Visitors) logFull(ctx context.Context, key string, err error) {
-	now := time.Now().UnixNano()
-	last := v.fullLogged.Load()
-	if last != 0 && now-last < int64(time.Minute) || !v.fullLogged.CompareAndSwap(last, now) {
+	if _, ok := v.markersFull.note(); !ok {
 		return
 	}
 	logger := v.logger
