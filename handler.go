@@ -389,8 +389,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errMethod, h.defaults)
 		return
 	}
-	req, p := h.parse(r)
-	if p.status != 0 {
+	req := request{badge: h.defaults}
+	if p := h.parse(r, &req); p.status != 0 {
 		h.fail(w, r, p, req.badge)
 		return
 	}
@@ -402,14 +402,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer dc.Cancel()
 		ctx = dc
 	}
-	d, p, err := h.decide(ctx, r, req)
+	var d decision
+	p, err := h.decide(ctx, r, &req, &d)
 	switch {
 	case p.status != 0:
 		h.fail(w, r, p, req.badge)
 	case err != nil:
 		h.storeFailed(ctx, w, r, req.key, d.count, err, req.badge)
 	default:
-		h.answer(w, r, req, d)
+		h.answer(w, r, &req, &d)
 	}
 }
 
@@ -422,57 +423,53 @@ type request struct {
 	visit   visitParams
 }
 
-// parse reads r into a request, or the problem to answer. The request's
-// badge holds the query's changes as far as they were read and valid,
-// for the error badge.
-func (h *handler) parse(r *http.Request) (request, problem) {
-	req := request{badge: h.defaults}
+// parse reads r into req, whose badge holds the options' badge, or returns
+// the problem to answer. req's badge then holds the query's changes as far
+// as they were read and valid, for the error badge.
+func (h *handler) parse(r *http.Request, req *request) problem {
 	var q query
 	if raw := r.URL.RawQuery; raw != "" {
 		if len(raw) > maxQueryLen {
-			return req, errQueryLong
+			return errQueryLong
 		}
 		var err error
 		if q, err = parseQuery(raw); err != nil {
-			return req, errBadQuery
+			return errBadQuery
 		}
 	}
 	if q.hasFormat && !h.badge {
 		if q.format != "shields" {
-			return req, errBadFormat
+			return errBadFormat
 		}
 		req.shields = true
 	}
 	var ok bool
-	if req.count, ok = countOf(r.Method, q, req.shields); !ok {
-		return req, errBadHit
+	if req.count, ok = countOf(r.Method, &q, req.shields); !ok {
+		return errBadHit
 	}
 	image := h.badge || req.shields
-	if image {
-		b, ok := h.badgeOf(q)
-		if !ok {
-			return req, errBadBadge
-		}
-		req.badge = b
+	if image && !h.setBadge(&req.badge, &q) {
+		req.badge = h.defaults
+		return errBadBadge
 	}
 	var p problem
-	if req.visit, p = h.parseVisitParams(r, q, image); p.status != 0 {
-		return req, p
+	if req.visit, p = h.parseVisitParams(r, &q, image); p.status != 0 {
+		return p
 	}
 	req.key = cmp.Or(r.PathValue("key"), h.key)
 	if CheckKey(req.key) != nil {
-		return req, errBadKey
+		return errBadKey
 	}
 	if !h.allowed(req.key) {
-		return req, errUnknownKey
+		return errUnknownKey
 	}
-	return req, problem{}
+	return problem{}
 }
 
 // countOf reports whether a request with method and q asks to count, and
 // false as ok for an invalid ?hit=. HEAD never counts; the shields
 // endpoint counts only when asked to, as shields caches what it fetches.
-func countOf(method string, q query, shields bool) (count, ok bool) {
+func countOf(method string, q *query, shields bool) (count, ok bool) {
 	countable := method != http.MethodHead
 	if !q.hasHit {
 		return countable && !shields, true
@@ -486,10 +483,9 @@ func countOf(method string, q query, shields bool) (count, ok bool) {
 	return false, false
 }
 
-// badgeOf returns the options' badge with the changes q asks for, and
-// false if the result is not a valid badge.
-func (h *handler) badgeOf(q query) (Badge, bool) {
-	b := h.defaults
+// setBadge makes the changes to b that q asks for, and reports whether
+// the result is a valid badge.
+func (h *handler) setBadge(b *Badge, q *query) bool {
 	if q.hasLabel {
 		b.Label = q.label
 	} else if !h.labelSet && q.hasShow {
@@ -514,10 +510,10 @@ func (h *handler) badgeOf(q query) (Badge, bool) {
 	}
 	if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle || q.hasLogo || q.hasLogoColor {
 		if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || len(b.LogoColor) > maxColorLen || b.Validate() != nil {
-			return b, false
+			return false
 		}
 	}
-	return b, true
+	return true
 }
 
 // decision is what decide settled and what the store answered.
@@ -529,10 +525,10 @@ type decision struct {
 }
 
 // decide settles whether req counts (an opt-out or a history read never
-// does) and asks the store. It returns a problem for what the handler
+// does) and asks the store, into d. It returns a problem for what the handler
 // cannot answer, or the store's error.
-func (h *handler) decide(ctx context.Context, r *http.Request, req request) (decision, problem, error) {
-	d := decision{count: req.count, skip: Counted}
+func (h *handler) decide(ctx context.Context, r *http.Request, req *request, d *decision) (problem, error) {
+	d.count, d.skip = req.count, Counted
 	switch {
 	case req.visit.optout:
 		d.count, d.skip = false, SkipOptOut
@@ -542,7 +538,7 @@ func (h *handler) decide(ctx context.Context, r *http.Request, req request) (dec
 		d.skip = SkipReadOnly
 	}
 	if !d.count && h.visits == nil && h.reader == nil {
-		return d, errNoReader, nil
+		return errNoReader, nil
 	}
 	var err error
 	switch {
@@ -559,15 +555,15 @@ func (h *handler) decide(ctx context.Context, r *http.Request, req request) (dec
 		d.days, err = h.days.LastDays(ctx, req.key, req.visit.days)
 		if errors.Is(err, errors.ErrUnsupported) {
 			h.log().LogAttrs(ctx, slog.LevelWarn, "counter: ?days= over a store without daily history", slog.String("key", req.key), slog.Any("err", err))
-			return d, errNoDays, nil
+			return errNoDays, nil
 		}
 	}
-	return d, problem{}, err
+	return problem{}, err
 }
 
 // answer writes d in req's format. A counted answer is never cached; a
 // read carries an ETag and is 304 when If-None-Match has it.
-func (h *handler) answer(w http.ResponseWriter, r *http.Request, req request, d decision) {
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, req *request, d *decision) {
 	hdr := w.Header()
 	bp := bufPool.Get().(*[]byte)
 	body := (*bp)[:0]
@@ -635,7 +631,7 @@ type visitParams struct {
 // JSON endpoint), optout and the visit id, and checks that the counter can
 // answer them: 400 for an invalid value, 501 for what the store does not
 // keep.
-func (h *handler) parseVisitParams(r *http.Request, q query, image bool) (visitParams, problem) {
+func (h *handler) parseVisitParams(r *http.Request, q *query, image bool) (visitParams, problem) {
 	var v visitParams
 	if q.hasOptout {
 		switch q.optout {

@@ -113,7 +113,8 @@ func TestHandlerParse(t *testing.T) {
 			if tc.pathKey != "" {
 				r.SetPathValue("key", tc.pathKey)
 			}
-			got, p := h.parse(r)
+			got := request{badge: h.defaults}
+			p := h.parse(r, &got)
 			if p != tc.wantErr {
 				t.Fatalf("problem %+v, want %+v", p, tc.wantErr)
 			}
@@ -183,7 +184,8 @@ func TestHandlerDecide(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Header.Set("User-Agent", stepsUA)
-			d, p, err := h.decide(context.Background(), r, tc.req)
+			var d decision
+			p, err := h.decide(context.Background(), r, &tc.req, &d)
 			if p != tc.wantErr || !errors.Is(err, tc.wantStore) {
 				t.Fatalf("problem %+v, error %v; want %+v, %v", p, err, tc.wantErr, tc.wantStore)
 			}
@@ -240,7 +242,7 @@ func TestHandlerAnswer(t *testing.T) {
 				r.Header.Set("If-None-Match", tc.ifNoneMatch)
 			}
 			w := httptest.NewRecorder()
-			h.answer(w, r, tc.req, tc.d)
+			h.answer(w, r, &tc.req, &tc.d)
 			if w.Code != tc.wantStatus {
 				t.Errorf("status %d, want %d", w.Code, tc.wantStatus)
 			}
