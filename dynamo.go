@@ -557,11 +557,11 @@ func (d *Dynamo) number(item map[string]types.AttributeValue) (*int64, error) {
 	if !ok {
 		return nil, nil
 	}
-	num, ok := av.(*types.AttributeValueMemberN)
+	nv, ok := av.(*types.AttributeValueMemberN)
 	if !ok {
 		return nil, fmt.Errorf("attribute %q: %w", d.opts.CountAttribute, ErrNotANumber)
 	}
-	n, err := parseCount(d.opts.CountAttribute, num.Value)
+	n, err := parseCount(d.opts.CountAttribute, nv.Value)
 	if err != nil {
 		return nil, err
 	}

@@ -244,7 +244,7 @@ func (d *Dynamo) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) 
 	// Round trip 2 (3 on a new day): the main item, and the visitor's
 	// marker beside it.
 	var visitorClaim *pendingClaim
-	if marker != "" && !live(items[marker], now) {
+	if marker != "" && !unexpired(items[marker], now) {
 		visitorClaim = d.startClaim(ctx, claim{id: marker, expires: ttlOf(VisitorExpiry(v.Date))}, now)
 	}
 	s, err := d.countVisit(ctx, v, m, visitorClaim, now)
@@ -324,8 +324,8 @@ func ttlOf(t time.Time) int64 {
 	return s
 }
 
-// live reports whether marker item exists and has not expired at now.
-func live(item map[string]types.AttributeValue, now time.Time) bool {
+// unexpired reports whether marker item exists and has not expired at now.
+func unexpired(item map[string]types.AttributeValue, now time.Time) bool {
 	if item == nil {
 		return false
 	}

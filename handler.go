@@ -165,7 +165,7 @@ type handler struct {
 	defaults Badge // label, colours and style from the options
 	labelSet bool  // HandlerOptions.Label was given: it names every badge
 	format   NumberFormat
-	refusals *warnLimiter // new keys the store refused, for the log
+	refusals warnLimiter // new keys the store refused, for the log
 	// neverBlocks: inc never waits (Memory), so Timeout cannot fire
 	// during its calls and no deadline is set up for them.
 	neverBlocks bool
@@ -184,7 +184,6 @@ func newHandler(inc Incrementer, opts HandlerOptions, badge bool) http.Handler {
 		logger:   opts.Logger,
 		format:   opts.NumberFormat,
 		labelSet: opts.Label != "",
-		refusals: newWarnLimiter(warnEvery),
 		defaults: Badge{
 			Label:      cmp.Or(opts.Label, showLabels[showCount][showNone]),
 			Color:      cmp.Or(opts.Color, "blue"),
@@ -390,105 +389,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errMethod, h.defaults)
 		return
 	}
-
-	// Parse.
-	b := h.defaults
-	var q query
-	if raw := r.URL.RawQuery; raw != "" {
-		if len(raw) > maxQueryLen {
-			h.fail(w, r, errQueryLong, b)
-			return
-		}
-		var err error
-		if q, err = parseQuery(raw); err != nil {
-			h.fail(w, r, errBadQuery, b)
-			return
-		}
-	}
-	shields := false
-	if q.hasFormat && !h.badge {
-		if q.format != "shields" {
-			h.fail(w, r, errBadFormat, b)
-			return
-		}
-		shields = true
-	}
-	// HEAD never counts; the shields endpoint counts only when asked to, as
-	// shields caches what it fetches.
-	countable := r.Method != http.MethodHead
-	count := countable && !shields
-	if q.hasHit {
-		switch q.hit {
-		case "false", "0":
-			count = false
-		case "true", "1":
-			count = countable
-		default:
-			h.fail(w, r, errBadHit, b)
-			return
-		}
-	}
-	if h.badge || shields {
-		if q.hasLabel {
-			b.Label = q.label
-		} else if !h.labelSet && q.hasShow {
-			if sh, ok := parseShow(q.show); ok {
-				b.Label = showLabels[sh[0]][sh[1]]
-			}
-		}
-		if q.hasColor {
-			b.Color = q.color
-		}
-		if q.hasLabelColor {
-			b.LabelColor = q.labelColor
-		}
-		if q.hasStyle {
-			b.Style = Style(q.style)
-		}
-		if q.hasLogo {
-			b.Logo = q.logo
-		}
-		if q.hasLogoColor {
-			b.LogoColor = q.logoColor
-		}
-		if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle || q.hasLogo || q.hasLogoColor {
-			if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || len(b.LogoColor) > maxColorLen || b.Validate() != nil {
-				h.fail(w, r, errBadBadge, h.defaults)
-				return
-			}
-		}
-	}
-	v, p := h.parseVisitParams(r, q, h.badge || shields)
-	if p.status != 0 {
-		h.fail(w, r, p, b)
-		return
-	}
-
-	key := r.PathValue("key")
-	if key == "" {
-		key = h.key
-	}
-	if CheckKey(key) != nil {
-		h.fail(w, r, errBadKey, b)
-		return
-	}
-	if !h.allowed(key) {
-		h.fail(w, r, errUnknownKey, b)
-		return
-	}
-
-	// Decide.
-	skip := Counted
-	switch {
-	case v.optout:
-		count, skip = false, SkipOptOut
-	case v.days > 0:
-		count, skip = false, SkipReadOnly
-	case !count:
-		skip = SkipReadOnly
-	}
-	if !count && h.visits == nil && h.reader == nil {
-		h.fail(w, r, errNoReader, b)
+	req := request{badge: h.defaults}
+	if p := h.parse(r, &req); p.status != 0 {
+		h.fail(w, r, p, req.badge)
 		return
 	}
 	ctx := r.Context()
@@ -499,52 +402,188 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer dc.Cancel()
 		ctx = dc
 	}
-	var st Stats
-	var err error
+	var d decision
+	p, err := h.decide(ctx, r, &req, &d)
 	switch {
-	case h.visits != nil && count:
-		st, skip, err = h.visits.Visit(ctx, r, key)
-	case h.visits != nil:
-		st, err = h.visits.Stats(ctx, key)
-	case count:
-		st.Count, err = h.inc.Increment(ctx, key)
+	case p.status != 0:
+		h.fail(w, r, p, req.badge)
+	case err != nil:
+		h.storeFailed(ctx, w, r, req.key, d.count, err, req.badge)
 	default:
-		st.Count, err = h.reader.Count(ctx, key)
+		h.answer(w, r, &req, &d)
 	}
-	var days []Day
-	if err == nil && v.days > 0 {
-		days, err = h.days.LastDays(ctx, key, v.days)
-		if errors.Is(err, errors.ErrUnsupported) {
-			h.log().LogAttrs(ctx, slog.LevelWarn, "counter: ?days= over a store without daily history", slog.String("key", key), slog.Any("err", err))
-			h.fail(w, r, errNoDays, b)
-			return
+}
+
+// request is what parse read from a request.
+type request struct {
+	key     string
+	badge   Badge // the options' badge with the query's changes
+	shields bool  // answer for the shields.io endpoint
+	count   bool  // the method and ?hit= ask to count
+	visit   visitParams
+}
+
+// parse reads r into req, whose badge holds the options' badge, or returns
+// the problem to answer. req's badge then holds the query's changes as far
+// as they were read and valid, for the error badge.
+func (h *handler) parse(r *http.Request, req *request) problem {
+	var q query
+	if raw := r.URL.RawQuery; raw != "" {
+		if len(raw) > maxQueryLen {
+			return errQueryLong
+		}
+		var err error
+		if q, err = parseQuery(raw); err != nil {
+			return errBadQuery
 		}
 	}
-	if err != nil {
-		h.storeFailed(ctx, w, r, key, count, err, b)
-		return
+	if q.hasFormat && !h.badge {
+		if q.format != "shields" {
+			return errBadFormat
+		}
+		req.shields = true
 	}
+	var ok bool
+	if req.count, ok = countOf(r.Method, &q, req.shields); !ok {
+		return errBadHit
+	}
+	image := h.badge || req.shields
+	if image && !h.setBadge(&req.badge, &q) {
+		req.badge = h.defaults
+		return errBadBadge
+	}
+	var p problem
+	if req.visit, p = h.parseVisitParams(r, &q, image); p.status != 0 {
+		return p
+	}
+	req.key = cmp.Or(r.PathValue("key"), h.key)
+	if CheckKey(req.key) != nil {
+		return errBadKey
+	}
+	if !h.allowed(req.key) {
+		return errUnknownKey
+	}
+	return problem{}
+}
 
-	// Answer.
+// countOf reports whether a request with method and q asks to count, and
+// false as ok for an invalid ?hit=. HEAD never counts; the shields
+// endpoint counts only when asked to, as shields caches what it fetches.
+func countOf(method string, q *query, shields bool) (count, ok bool) {
+	countable := method != http.MethodHead
+	if !q.hasHit {
+		return countable && !shields, true
+	}
+	switch q.hit {
+	case "false", "0":
+		return false, true
+	case "true", "1":
+		return countable, true
+	}
+	return false, false
+}
+
+// setBadge makes the changes to b that q asks for, and reports whether
+// the result is a valid badge.
+func (h *handler) setBadge(b *Badge, q *query) bool {
+	if q.hasLabel {
+		b.Label = q.label
+	} else if !h.labelSet && q.hasShow {
+		if sh, ok := parseShow(q.show); ok {
+			b.Label = showLabels[sh[0]][sh[1]]
+		}
+	}
+	if q.hasColor {
+		b.Color = q.color
+	}
+	if q.hasLabelColor {
+		b.LabelColor = q.labelColor
+	}
+	if q.hasStyle {
+		b.Style = Style(q.style)
+	}
+	if q.hasLogo {
+		b.Logo = q.logo
+	}
+	if q.hasLogoColor {
+		b.LogoColor = q.logoColor
+	}
+	if q.hasLabel || q.hasColor || q.hasLabelColor || q.hasStyle || q.hasLogo || q.hasLogoColor {
+		if len(b.Color) > maxColorLen || len(b.LabelColor) > maxColorLen || len(b.LogoColor) > maxColorLen || b.Validate() != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// decision is what decide settled and what the store answered.
+type decision struct {
+	count bool // the store was asked to count
+	skip  Skip // why the request was not counted; Counted if it was
+	stats Stats
+	days  []Day // the ?days= history, oldest first
+}
+
+// decide settles whether req counts (an opt-out or a history read never
+// does) and asks the store, into d. It returns a problem for what the handler
+// cannot answer, or the store's error.
+func (h *handler) decide(ctx context.Context, r *http.Request, req *request, d *decision) (problem, error) {
+	d.count, d.skip = req.count, Counted
+	switch {
+	case req.visit.optout:
+		d.count, d.skip = false, SkipOptOut
+	case req.visit.days > 0:
+		d.count, d.skip = false, SkipReadOnly
+	case !d.count:
+		d.skip = SkipReadOnly
+	}
+	if !d.count && h.visits == nil && h.reader == nil {
+		return errNoReader, nil
+	}
+	var err error
+	switch {
+	case h.visits != nil && d.count:
+		d.stats, d.skip, err = h.visits.Visit(ctx, r, req.key)
+	case h.visits != nil:
+		d.stats, err = h.visits.Stats(ctx, req.key)
+	case d.count:
+		d.stats.Count, err = h.inc.Increment(ctx, req.key)
+	default:
+		d.stats.Count, err = h.reader.Count(ctx, req.key)
+	}
+	if err == nil && req.visit.days > 0 {
+		d.days, err = h.days.LastDays(ctx, req.key, req.visit.days)
+		if errors.Is(err, errors.ErrUnsupported) {
+			h.log().LogAttrs(ctx, slog.LevelWarn, "counter: ?days= over a store without daily history", slog.String("key", req.key), slog.Any("err", err))
+			return errNoDays, nil
+		}
+	}
+	return problem{}, err
+}
+
+// answer writes d in req's format. A counted answer is never cached; a
+// read carries an ETag and is 304 when If-None-Match has it.
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, req *request, d *decision) {
+	hdr := w.Header()
 	bp := bufPool.Get().(*[]byte)
 	body := (*bp)[:0]
 	switch {
 	case h.badge:
 		hdr["Content-Type"] = hdrSVG
 		hdr["Content-Security-Policy"] = hdrCSP
-		body = h.appendBadge(body, b, v.show, st)
-	case shields:
+		body = h.appendBadge(body, req.badge, req.visit.show, d.stats)
+	case req.shields:
 		hdr["Content-Type"] = hdrJSON
-		body = h.appendShields(body, b, v.show, st)
+		body = h.appendShields(body, req.badge, req.visit.show, d.stats)
 	default:
 		hdr["Content-Type"] = hdrJSON
-		body = h.appendJSON(body, key, st, days)
+		body = h.appendJSON(body, req.key, d.stats, d.days)
 	}
-	if skip != Counted {
-		hdr["Counter-Not-Counted"] = hdrSkip[skip]
+	if d.skip != Counted {
+		hdr["Counter-Not-Counted"] = hdrSkip[d.skip]
 	}
 	status := http.StatusOK
-	if count {
+	if d.count {
 		hdr["Cache-Control"], hdr["Pragma"], hdr["Expires"] = hdrNoStore, hdrPragma, hdrExpires
 	} else {
 		hdr["Cache-Control"] = hdrRevalidate
@@ -592,7 +631,7 @@ type visitParams struct {
 // JSON endpoint), optout and the visit id, and checks that the counter can
 // answer them: 400 for an invalid value, 501 for what the store does not
 // keep.
-func (h *handler) parseVisitParams(r *http.Request, q query, image bool) (visitParams, problem) {
+func (h *handler) parseVisitParams(r *http.Request, q *query, image bool) (visitParams, problem) {
 	var v visitParams
 	if q.hasOptout {
 		switch q.optout {

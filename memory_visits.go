@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -58,64 +57,6 @@ func (m *Memory) visitsLocked() *memVisits {
 	}
 	return v
 }
-
-// slot returns key's count, creating it within the key limit if capped
-// (counting; the owner's edits are not capped).
-func (m *Memory) slot(key string, capped bool) (*atomic.Int64, error) {
-	m.mu.RLock()
-	c := m.counts[key]
-	m.mu.RUnlock()
-	if c != nil {
-		return c, nil
-	}
-	if m.newKeyHook != nil {
-		m.newKeyHook()
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c = m.counts[key]; c == nil {
-		if capped && m.maxKeys > 0 && len(m.counts) >= m.maxKeys {
-			return nil, fmt.Errorf("counter: new key %q: %w (limit %d)", key, ErrTooManyKeys, m.maxKeys)
-		}
-		c = new(atomic.Int64)
-		m.counts[key] = c
-	}
-	return c, nil
-}
-
-// CheckVisit reports whether a store may record v: a valid key, date and
-// visit id. Every store refuses anything else before writing.
-func CheckVisit(v Visit) error {
-	if err := CheckKey(v.Key); err != nil {
-		return err
-	}
-	if !v.Date.Valid() {
-		return fmt.Errorf("counter: visit of %q: %w: %q", v.Key, ErrInvalidDate, v.Date)
-	}
-	if err := CheckVisitID(v.ID); err != nil {
-		return fmt.Errorf("counter: visit of %q: %w", v.Key, err)
-	}
-	return nil
-}
-
-// CheckVisitID reports whether id may be a visit id: empty (none), or 1 to
-// [MaxVisitIDLen] ASCII letters, digits, '-' and '_'.
-func CheckVisitID(id string) error {
-	if len(id) > MaxVisitIDLen {
-		return fmt.Errorf("counter: visit id of %d bytes, longer than %d", len(id), MaxVisitIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return fmt.Errorf("counter: visit id has a disallowed character at byte %d", i)
-		}
-	}
-	return nil
-}
-
-// VisitorExpiry is when a visitor marker (and the salt) of day expires.
-func VisitorExpiry(day Date) time.Time { return day.Time().Add(VisitorMarkerTTL) }
 
 // RecordVisit counts v; see [VisitStore]. A zero v.Time is the store's
 // clock's now ([MemoryOptions.Now]).
@@ -296,54 +237,6 @@ func (m *Memory) History(ctx context.Context, key string, first, last Date) ([]D
 		days = append(days, day)
 	}
 	return days, nil
-}
-
-// CheckHistoryRange reports whether a store may read key's history from
-// first to last: a valid key, valid dates, first not after last, at most
-// [MaxHistoryDays] days. Its error wraps [ErrInvalidKey] or [ErrInvalidDate].
-func CheckHistoryRange(key string, first, last Date) error {
-	if err := CheckKey(key); err != nil {
-		return err
-	}
-	if !first.Valid() || !last.Valid() {
-		return fmt.Errorf("counter: history of %q: %w: %q to %q", key, ErrInvalidDate, first, last)
-	}
-	if first > last {
-		return fmt.Errorf("counter: history of %q: %w: first day %s is after last day %s", key, ErrInvalidDate, first, last)
-	}
-	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > MaxHistoryDays {
-		return fmt.Errorf("counter: history of %q: %w: %d days, more than %d", key, ErrInvalidDate, n, MaxHistoryDays)
-	}
-	return nil
-}
-
-// CheckRecord reports whether r may be imported: a valid key, no negative
-// number, valid dates in increasing order, and no day with more visitors
-// than hits.
-func CheckRecord(r Record) error {
-	if err := CheckKey(r.Key); err != nil {
-		return err
-	}
-	if r.Count < 0 || r.Visitors < 0 {
-		return fmt.Errorf("counter: record %q: negative count or visitors", r.Key)
-	}
-	var prev Date
-	for _, d := range r.Days {
-		if !d.Date.Valid() {
-			return fmt.Errorf("counter: record %q: %w: %q", r.Key, ErrInvalidDate, d.Date)
-		}
-		if d.Date <= prev {
-			return fmt.Errorf("counter: record %q: day %s is not after %s: days must be oldest first, each once", r.Key, d.Date, prev)
-		}
-		if d.Count < 0 || d.Visitors < 0 {
-			return fmt.Errorf("counter: record %q: day %s has a negative number", r.Key, d.Date)
-		}
-		if d.Visitors > d.Count {
-			return fmt.Errorf("counter: record %q: day %s has %d visitors but %d hits: each visitor is a hit", r.Key, d.Date, d.Visitors, d.Count)
-		}
-		prev = d.Date
-	}
-	return nil
 }
 
 // SetCount sets key's count; see [Editor].

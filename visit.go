@@ -37,7 +37,7 @@ func dateParts(s string) (t time.Time, ok bool) {
 	if len(s) != len(time.DateOnly) || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false
 	}
-	num := func(s string) (int, bool) {
+	digits := func(s string) (int, bool) {
 		n := 0
 		for i := 0; i < len(s); i++ {
 			if s[i] < '0' || s[i] > '9' {
@@ -47,9 +47,9 @@ func dateParts(s string) (t time.Time, ok bool) {
 		}
 		return n, true
 	}
-	y, ok1 := num(s[:4])
-	m, ok2 := num(s[5:7])
-	d, ok3 := num(s[8:])
+	y, ok1 := digits(s[:4])
+	m, ok2 := digits(s[5:7])
+	d, ok3 := digits(s[8:])
 	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 {
 		return time.Time{}, false
 	}
@@ -214,4 +214,95 @@ var ErrOverflow = errors.New("counter: count would overflow int64")
 // the ?days= parameter and [ChartHandler] show. [Visitors] implements it.
 type DayReader interface {
 	LastDays(ctx context.Context, key string, n int) ([]Day, error)
+}
+
+// ErrMarkersFull is wrapped by the error a [VisitStore] returns from
+// RecordVisit, with nothing written, when it refuses to keep another
+// visitor or visit id marker because it holds as many as it may (a local
+// store's cap, so that a flood of made-up visitors cannot grow it without
+// bound). [Visitors] then records the visit again as a hit only, without
+// the visitor (and, if the store refuses that too, without the visit id),
+// and logs that markers are full at most once a minute.
+var ErrMarkersFull = errors.New("counter: visit markers full")
+
+// CheckVisit reports whether a store may record v: a valid key, date and
+// visit id. Every store refuses anything else before writing.
+func CheckVisit(v Visit) error {
+	if err := CheckKey(v.Key); err != nil {
+		return err
+	}
+	if !v.Date.Valid() {
+		return fmt.Errorf("counter: visit of %q: %w: %q", v.Key, ErrInvalidDate, v.Date)
+	}
+	if err := CheckVisitID(v.ID); err != nil {
+		return fmt.Errorf("counter: visit of %q: %w", v.Key, err)
+	}
+	return nil
+}
+
+// CheckVisitID reports whether id may be a visit id: empty (none), or 1 to
+// [MaxVisitIDLen] ASCII letters, digits, '-' and '_'.
+func CheckVisitID(id string) error {
+	if len(id) > MaxVisitIDLen {
+		return fmt.Errorf("counter: visit id of %d bytes, longer than %d", len(id), MaxVisitIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return fmt.Errorf("counter: visit id has a disallowed character at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// VisitorExpiry is when a visitor marker (and the salt) of day expires.
+func VisitorExpiry(day Date) time.Time { return day.Time().Add(VisitorMarkerTTL) }
+
+// CheckHistoryRange reports whether a store may read key's history from
+// first to last: a valid key, valid dates, first not after last, at most
+// [MaxHistoryDays] days. Its error wraps [ErrInvalidKey] or [ErrInvalidDate].
+func CheckHistoryRange(key string, first, last Date) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	if !first.Valid() || !last.Valid() {
+		return fmt.Errorf("counter: history of %q: %w: %q to %q", key, ErrInvalidDate, first, last)
+	}
+	if first > last {
+		return fmt.Errorf("counter: history of %q: %w: first day %s is after last day %s", key, ErrInvalidDate, first, last)
+	}
+	if n := int(last.Time().Sub(first.Time())/(24*time.Hour)) + 1; n > MaxHistoryDays {
+		return fmt.Errorf("counter: history of %q: %w: %d days, more than %d", key, ErrInvalidDate, n, MaxHistoryDays)
+	}
+	return nil
+}
+
+// CheckRecord reports whether r may be imported: a valid key, no negative
+// number, valid dates in increasing order, and no day with more visitors
+// than hits.
+func CheckRecord(r Record) error {
+	if err := CheckKey(r.Key); err != nil {
+		return err
+	}
+	if r.Count < 0 || r.Visitors < 0 {
+		return fmt.Errorf("counter: record %q: negative count or visitors", r.Key)
+	}
+	var prev Date
+	for _, d := range r.Days {
+		if !d.Date.Valid() {
+			return fmt.Errorf("counter: record %q: %w: %q", r.Key, ErrInvalidDate, d.Date)
+		}
+		if d.Date <= prev {
+			return fmt.Errorf("counter: record %q: day %s is not after %s: days must be oldest first, each once", r.Key, d.Date, prev)
+		}
+		if d.Count < 0 || d.Visitors < 0 {
+			return fmt.Errorf("counter: record %q: day %s has a negative number", r.Key, d.Date)
+		}
+		if d.Visitors > d.Count {
+			return fmt.Errorf("counter: record %q: day %s has %d visitors but %d hits: each visitor is a hit", r.Key, d.Date, d.Visitors, d.Count)
+		}
+		prev = d.Date
+	}
+	return nil
 }

@@ -39,15 +39,6 @@ const (
 // of A-Z, a-z, 0-9, '-' and '_'. Nothing is counted; the handlers answer 400.
 var ErrInvalidVisitID = errors.New("counter: invalid visit id")
 
-// ErrMarkersFull is wrapped by the error a [VisitStore] returns from
-// RecordVisit, with nothing written, when it refuses to keep another
-// visitor or visit id marker because it holds as many as it may (a local
-// store's cap, so that a flood of made-up visitors cannot grow it without
-// bound). [Visitors] then records the visit again as a hit only, without
-// the visitor (and, if the store refuses that too, without the visit id),
-// and logs that markers are full at most once a minute.
-var ErrMarkersFull = errors.New("counter: visit markers full")
-
 // VisitorOptions configures [NewVisitors]. The zero value counts days in
 // UTC, takes the connection's peer as the client and leaves bots out.
 type VisitorOptions struct {
@@ -93,7 +84,7 @@ type Visitors struct {
 	mu       sync.Mutex
 	fetching map[Date]*saltFetch // DaySalt calls in flight
 
-	fullLogged atomic.Int64 // when "markers full" was last logged, Unix ns
+	markersFull warnLimiter // refused markers, for the log
 }
 
 var (
@@ -259,9 +250,7 @@ func (v *Visitors) record(ctx context.Context, visit Visit) (Stats, bool, error)
 
 // logFull logs that the store refuses new markers, at most once a minute.
 func (v *Visitors) logFull(ctx context.Context, key string, err error) {
-	now := time.Now().UnixNano()
-	last := v.fullLogged.Load()
-	if last != 0 && now-last < int64(time.Minute) || !v.fullLogged.CompareAndSwap(last, now) {
+	if _, ok := v.markersFull.note(); !ok {
 		return
 	}
 	logger := v.logger

@@ -3,6 +3,7 @@ package counter
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -82,4 +83,58 @@ func TestRefusedKeysLogSparingly(t *testing.T) {
 		t.Fatalf("existing key at the cap: %d", w.Code)
 	}
 	want("after a counted visit", 1, 502, 4)
+}
+
+// fullMarkers is a VisitStore whose markers are full: it refuses every
+// visit that needs a visitor marker, and counts the others.
+type fullMarkers struct{ *Memory }
+
+func (s fullMarkers) RecordVisit(ctx context.Context, v Visit) (Stats, bool, error) {
+	if !v.Visitor.IsZero() || v.ID != "" {
+		return Stats{}, false, fmt.Errorf("counter: visit of %q: %w", v.Key, ErrMarkersFull)
+	}
+	return s.Memory.RecordVisit(ctx, v)
+}
+
+// TestMarkersFullLogsSparingly: Visitors over a store whose markers are
+// full counts hits and logs so through the same limiter as the handler's
+// refused keys: the first at once, then at most one line a minute.
+func TestMarkersFullLogsSparingly(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	clock := stepsClock()
+	now := func() time.Time { return clock }
+	v := NewVisitors(fullMarkers{NewMemoryWith(MemoryOptions{Now: now})}, VisitorOptions{Logger: logger, Now: now})
+	v.markersFull.now = now
+	visit := func(n int) {
+		t.Helper()
+		for i := range n {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1", i%250+1)
+			r.Header.Set("User-Agent", stepsUA)
+			if _, skip, err := v.Visit(context.Background(), r, "home"); err != nil || skip != Counted {
+				t.Fatalf("visit with markers full: %q %v, want it counted as a hit", skip, err)
+			}
+		}
+	}
+	line := regexp.MustCompile(`level=WARN msg="counter: visit markers full: new visitors count as hits only \(logged at most once a minute\)" key=home err=`)
+	want := func(step string, n int) {
+		t.Helper()
+		if got := len(line.FindAllString(logs.String(), -1)); got != n || bytes.Count(logs.Bytes(), []byte("\n")) != n {
+			t.Fatalf("%s: %d warning lines, want %d:\n%s", step, got, n, logs.String())
+		}
+	}
+	visit(1)
+	want("first refusal", 1)
+	visit(300)
+	want("300 more within the same minute", 1)
+	clock = clock.Add(59 * time.Second)
+	visit(1)
+	want("59s after the first line", 1)
+	clock = clock.Add(time.Second)
+	visit(1)
+	want("a minute after the first line", 2)
+	if s, err := v.Stats(context.Background(), "home"); err != nil || s.Count != 303 || s.Visitors != 0 {
+		t.Errorf("stats %+v %v, want 303 hits and no visitors", s, err)
+	}
 }
