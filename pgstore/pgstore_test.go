@@ -1,11 +1,9 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -307,29 +305,6 @@ func TestMigrateConcurrent(t *testing.T) {
 	}
 }
 
-// filesHolding returns the files under dir that contain b.
-func filesHolding(t *testing.T, dir string, b []byte) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil // a file removed while walking
-		}
-		if bytes.Contains(data, b) {
-			found = append(found, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
 // TestSaltGoneFromTableFiles: once the sweep has deleted an expired salt,
 // no table file of the database holds its bytes (a plain DELETE leaves the
 // dead row in the heap until a vacuum). The write-ahead log still holds
@@ -359,18 +334,18 @@ func TestSaltGoneFromTableFiles(t *testing.T) {
 	}
 	checkpoint()
 	data := filepath.Join(srv.Dir, "data")
-	if len(filesHolding(t, filepath.Join(data, "base"), salt)) == 0 {
+	if len(testenv.FilesHolding(t, filepath.Join(data, "base"), salt)) == 0 {
 		t.Fatal("the salt is in no table file before the sweep: the test reads the wrong files")
 	}
 	if n, err := s.Sweep(ctx, day.Time().Add(48*time.Hour)); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want the one expired salt", n, err)
 	}
 	checkpoint()
-	if found := filesHolding(t, filepath.Join(data, "base"), salt); len(found) > 0 {
+	if found := testenv.FilesHolding(t, filepath.Join(data, "base"), salt); len(found) > 0 {
 		t.Fatalf("the deleted salt is still in %v", found)
 	}
-	if len(filesHolding(t, filepath.Join(data, "base"), live)) == 0 {
+	if len(testenv.FilesHolding(t, filepath.Join(data, "base"), live)) == 0 {
 		t.Fatal("the live salt is gone from the table files too")
 	}
-	t.Logf("write-ahead log files holding the deleted salt: %v", filesHolding(t, filepath.Join(data, "pg_wal"), salt))
+	t.Logf("write-ahead log files holding the deleted salt: %v", testenv.FilesHolding(t, filepath.Join(data, "pg_wal"), salt))
 }

@@ -1,14 +1,11 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,26 +279,6 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-// dirHolding returns the files under dir that contain b.
-func dirHolding(t *testing.T, dir string, b []byte) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err == nil && bytes.Contains(data, b) {
-			found = append(found, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
 // TestSaltGoneFromAOFAfterRewrite checks what docs/visitors.md tells the
 // operator of Redis with appendonly yes: an expired salt stays in the
 // append-only file, and an AOF rewrite (BGREWRITEAOF, which the docs say to
@@ -320,7 +297,7 @@ func TestSaltGoneFromAOFAfterRewrite(t *testing.T) {
 	if _, err := s.DaySalt(ctx, day, salt); err != nil {
 		t.Fatal(err)
 	}
-	if len(dirHolding(t, srv.Dir, salt)) == 0 {
+	if len(testenv.FilesHolding(t, srv.Dir, salt)) == 0 {
 		t.Fatal("the salt is in no file of the server: the test reads the wrong files")
 	}
 	// As if its 48 hours had passed.
@@ -330,7 +307,7 @@ func TestSaltGoneFromAOFAfterRewrite(t *testing.T) {
 	for c.Exists(ctx, s.saltKey(day)).Val() != 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if len(dirHolding(t, srv.Dir, salt)) == 0 {
+	if len(testenv.FilesHolding(t, srv.Dir, salt)) == 0 {
 		t.Fatal("the expired salt left the append-only file without a rewrite: update docs/visitors.md")
 	}
 	if err := c.BgRewriteAOF(ctx).Err(); err != nil {
@@ -340,11 +317,11 @@ func TestSaltGoneFromAOFAfterRewrite(t *testing.T) {
 	for {
 		info := c.Info(ctx, "persistence").Val()
 		if strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0") &&
-			len(dirHolding(t, srv.Dir, salt)) == 0 {
+			len(testenv.FilesHolding(t, srv.Dir, salt)) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("30 s after BGREWRITEAOF the expired salt is still in %v", dirHolding(t, srv.Dir, salt))
+			t.Fatalf("30 s after BGREWRITEAOF the expired salt is still in %v", testenv.FilesHolding(t, srv.Dir, salt))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
