@@ -747,18 +747,7 @@ func TestSaltGoneAfterSweep(t *testing.T) {
 	for i := range 5 {
 		mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(i), Time: at(day1, 1)})
 	}
-	files := func() []byte {
-		var all []byte
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, b...)
-		}
-		return all
-	}
+	files := func() []byte { return dirBytes(t, dir) }
 	if !bytes.Contains(files(), salt) {
 		t.Fatal("the salt is not in the files before the sweep: the test reads the wrong bytes")
 	}
@@ -1003,18 +992,7 @@ func TestSaltGoneAfterReaderBlockedCheckpoint(t *testing.T) {
 	if _, err := s.DaySalt(ctx, day1.AddDays(2), []byte("SALT-of-a-later-day-still-live!!")); err != nil {
 		t.Fatal(err)
 	}
-	files := func() []byte {
-		var all []byte
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, b...)
-		}
-		return all
-	}
+	files := func() []byte { return dirBytes(t, dir) }
 	reader, err := sql.Open("sqlite", dsn(path, time.Second, false))
 	if err != nil {
 		t.Fatal(err)
@@ -1043,4 +1021,20 @@ func TestSaltGoneAfterReaderBlockedCheckpoint(t *testing.T) {
 	if bytes.Contains(files(), salt) {
 		t.Fatal("the deleted salt is still in the database or its WAL after the reader left and the sweep ran again")
 	}
+}
+
+// dirBytes returns the bytes of every file in dir (the database, its -wal
+// and -shm files), one after another.
+func dirBytes(t *testing.T, dir string) []byte {
+	t.Helper()
+	var all []byte
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
 }
