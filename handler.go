@@ -452,8 +452,7 @@ func (h *handler) parse(r *http.Request, req *request) problem {
 		req.badge = h.defaults
 		return errBadBadge
 	}
-	var p problem
-	if req.visit, p = h.parseVisitParams(r, &q, image); p.status != 0 {
+	if p := h.parseVisitParams(r, &q, image, &req.visit); p.status != 0 {
 		return p
 	}
 	req.key = cmp.Or(r.PathValue("key"), h.key)
@@ -628,45 +627,45 @@ type visitParams struct {
 }
 
 // parseVisitParams reads show (badges and the shields endpoint), days (the
-// JSON endpoint), optout and the visit id, and checks that the counter can
-// answer them: 400 for an invalid value, 501 for what the store does not
-// keep.
-func (h *handler) parseVisitParams(r *http.Request, q *query, image bool) (visitParams, problem) {
-	var v visitParams
+// JSON endpoint), optout and the visit id into v, and checks that the counter
+// can answer them: 400 for an invalid value, 501 for what the store does not
+// keep. It fills v in place: returning visitParams (an array inside, so
+// copied through memory) cost a stalled store-to-load forward per copy.
+func (h *handler) parseVisitParams(r *http.Request, q *query, image bool, v *visitParams) problem {
 	if q.hasOptout {
 		switch q.optout {
 		case "1", "true":
 			v.optout = true
 		case "0", "false":
 		default:
-			return v, errBadOptout
+			return errBadOptout
 		}
 	}
 	if image && q.hasShow {
 		var ok bool
 		if v.show, ok = parseShow(q.show); !ok {
-			return v, errBadShow
+			return errBadShow
 		}
 		if h.visits == nil && (v.show[0] != showCount || v.show[1] != showNone && v.show[1] != showCount) {
-			return v, errNoVisitors
+			return errNoVisitors
 		}
 	}
 	if !image && q.hasDays {
 		n, err := strconv.Atoi(q.days)
 		if err != nil || n < 1 || n > MaxHistoryDays || q.days[0] == '+' {
-			return v, errBadDays
+			return errBadDays
 		}
 		if h.days == nil {
-			return v, errNoDays
+			return errNoDays
 		}
 		v.days = n
 	}
 	if h.visits != nil {
 		if _, err := VisitIDOf(r); err != nil {
-			return v, errBadVisitID
+			return errBadVisitID
 		}
 	}
-	return v, problem{}
+	return problem{}
 }
 
 // showField is a number a badge can show.
