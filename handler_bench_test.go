@@ -219,14 +219,14 @@ func BenchmarkBadgeHandler(b *testing.B) {
 			return counter.BadgeHandler(m, counter.HandlerOptions{}),
 				bareHandler(m, "image/svg+xml", false, func(dst []byte, n int64) []byte {
 					num = counter.AppendNumber(num[:0], n, counter.FormatGrouped)
-					return counter.Badge{Label: "visitors", Message: string(num), Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}.AppendSVG(dst)
+					return counter.Badge{Label: "hits", Message: string(num), Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}.AppendSVG(dst)
 				})
 		}
 		checkSameAnswer(b, pair, r)
 		benchAgainst(b, pair, r)
 	})
 	b.Run("bytes", func(b *testing.B) {
-		svg := counter.Badge{Label: "visitors", Message: "1,234", Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}.AppendSVG(nil)
+		svg := counter.Badge{Label: "hits", Message: "1,234", Color: "blue", LabelColor: "#555", Style: counter.StyleFlat}.AppendSVG(nil)
 		pair := func(m *counter.Memory) (http.Handler, http.Handler) {
 			return counter.BadgeHandler(m, counter.HandlerOptions{}),
 				bareHandler(m, "image/svg+xml", false, func(dst []byte, _ int64) []byte { return append(dst, svg...) })
