@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,9 @@ import (
 //
 //	PUT  /admin/{key}    {"count":N}: set the count; answers {"key","old","count"}
 //	GET  /admin/export   JSON Lines of every key (or of each ?key=)
-//	POST /admin/import   JSON Lines: checked whole, then applied; answers {"imported":N}
+//	POST /admin/import   JSON Lines: checked whole, then applied; answers {"imported":N}.
+//	                     An import that would lower a count or visitors
+//	                     answers 409 and writes nothing, unless ?allow-lower=1.
 //
 // Every request needs "Authorization: Bearer TOKEN". Wrong or missing
 // tokens answer 401 and are logged (never the token, never the address);
@@ -228,8 +231,14 @@ func (a *admin) export(w http.ResponseWriter, r *http.Request) {
 }
 
 // importLines answers POST /admin/import: the body is checked whole, then
-// applied.
+// applied. As the import command, it refuses (409) an import that would
+// lower a key's count or visitors, unless ?allow-lower says to.
 func (a *admin) importLines(w http.ResponseWriter, r *http.Request) {
+	allowLower, err := allowLowerOf(r.URL.RawQuery)
+	if err != nil {
+		answerError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(adminIOTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBody))
@@ -252,7 +261,26 @@ func (a *admin) importLines(w http.ResponseWriter, r *http.Request) {
 		answerError(w, http.StatusBadRequest, "could not read the body")
 		return
 	}
+	// From here on the store is read and written key by key: as long as
+	// the import takes, past the server's usual write timeout.
 	_ = rc.SetWriteDeadline(time.Now().Add(adminIOTimeout))
+	if !allowLower {
+		err := refuseLower(r.Context(), a.editor, records, "send the same body to /admin/import?allow-lower=1 to lower them")
+		var lower *lowerError
+		switch {
+		case errors.As(err, &lower):
+			keys := make([]string, len(lower.lower))
+			for i, c := range lower.lower {
+				keys[i] = c.key
+			}
+			a.log.Warn("admin: import refused: it would lower numbers", "keys", keys)
+			answerError(w, http.StatusConflict, err.Error())
+			return
+		case err != nil:
+			a.storeFailed(w, r, "read before import", err)
+			return
+		}
+	}
 	for i, rec := range records {
 		if err := (timeoutEditor{a.editor}).Import(r.Context(), rec); err != nil {
 			a.log.Error("admin: import failed", "key", rec.Key, "imported", i, "of", len(records), "err", err)
@@ -266,6 +294,30 @@ func (a *admin) importLines(w http.ResponseWriter, r *http.Request) {
 	answerJSON(w, struct {
 		Imported int `json:"imported"`
 	}{len(records)})
+}
+
+// allowLowerOf reads ?allow-lower from an import's query: absent is false;
+// a value is read as the command's -allow-lower flag reads one (1, true,
+// 0, false, ...), and no value is true, as the bare flag is.
+func allowLowerOf(rawQuery string) (bool, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return false, errors.New("malformed query")
+	}
+	v, ok := q["allow-lower"]
+	switch {
+	case !ok:
+		return false, nil
+	case len(v) > 1:
+		return false, errors.New("allow-lower is given more than once: give it once")
+	case v[0] == "":
+		return true, nil
+	}
+	allow, err := strconv.ParseBool(v[0])
+	if err != nil {
+		return false, errors.New("allow-lower: want 1 or true to lower numbers, 0 or false not to")
+	}
+	return allow, nil
 }
 
 // storeFailed logs a failed store call and answers it without its text.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -12,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,6 +220,99 @@ func TestAdminRoutes(t *testing.T) {
 	}
 }
 
+// TestAdminImportLower: as the import command does without -allow-lower,
+// POST /admin/import refuses with 409 an import that would lower a key's
+// count or visitors, names each such key, and writes nothing;
+// ?allow-lower=1 imports it. A bad ?allow-lower answers 400 and a store
+// failing while the keys are read 503, both writing nothing.
+func TestAdminImportLower(t *testing.T) {
+	at := newAdminUnderTest(t)
+	const client = "192.0.2.1"
+	post := func(target, body string) *httptest.ResponseRecorder {
+		t.Helper()
+		return at.do(client, bearerOK, http.MethodPost, target, body)
+	}
+	export := func() string {
+		t.Helper()
+		return at.do(client, bearerOK, http.MethodGet, "/admin/export", "").Body.String()
+	}
+	const before = `{"key":"a","count":5100,"visitors":40,"days":[]}` + "\n" + `{"key":"b","count":9,"visitors":3,"days":[]}` + "\n"
+	if w := post("/admin/import", before); w.Code != http.StatusOK {
+		t.Fatalf("import: %d %s", w.Code, w.Body)
+	}
+	// a's count goes down, b's visitors do, c is new.
+	const lower = `{"key":"a","count":3,"visitors":2}` + "\n" + `{"key":"b","count":10,"visitors":1}` + "\n" + `{"key":"c","count":1}` + "\n"
+	const refusal = "the import would lower the numbers of 2 keys; nothing was imported:\n" +
+		"\ta: count 3, now 5100; visitors 2, now 40\n" +
+		"\tb: count 10, now 9; visitors 1, now 3\n" +
+		"(send the same body to /admin/import?allow-lower=1 to lower them)"
+	for _, target := range []string{"/admin/import", "/admin/import?allow-lower=0", "/admin/import?allow-lower=false", "/admin/import?v=2"} {
+		w := post(target, lower)
+		var got struct{ Error string }
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != http.StatusConflict || got.Error != refusal {
+			t.Errorf("POST %s lowering two keys: %d %s, want 409 with\n%s", target, w.Code, w.Body, refusal)
+		}
+		if got := export(); got != before {
+			t.Fatalf("after a refused import:\n%s\nwant\n%s", got, before)
+		}
+	}
+	if !strings.Contains(at.logs.String(), `level=WARN msg="admin: import refused: it would lower numbers" keys="[a b]"`) {
+		t.Errorf("the refusal is not logged with its keys:\n%s", at.logs.String())
+	}
+
+	for _, target := range []string{"/admin/import?allow-lower=maybe", "/admin/import?allow-lower=1&allow-lower=1", "/admin/import?allow-lower=%zz"} {
+		w := post(target, lower)
+		if w.Code != http.StatusBadRequest || !strings.HasPrefix(w.Body.String(), `{"error":"`) {
+			t.Errorf("POST %s: %d %s, want 400", target, w.Code, w.Body)
+		}
+		if got := export(); got != before {
+			t.Fatalf("after POST %s:\n%s\nwant\n%s", target, got, before)
+		}
+	}
+
+	// Raising numbers, or leaving them, needs nothing.
+	if w := post("/admin/import", `{"key":"b","count":9,"visitors":3}`+"\n"+`{"key":"d","count":1}`); w.Code != http.StatusOK {
+		t.Errorf("an import that lowers nothing: %d %s", w.Code, w.Body)
+	}
+
+	w := post("/admin/import?allow-lower=1", lower)
+	if w.Code != http.StatusOK || w.Body.String() != `{"imported":3}`+"\n" {
+		t.Fatalf("?allow-lower=1: %d %s", w.Code, w.Body)
+	}
+	after := `{"key":"a","count":3,"visitors":2,"days":[]}` + "\n" + `{"key":"b","count":10,"visitors":1,"days":[]}` + "\n" +
+		`{"key":"c","count":1,"visitors":0,"days":[]}` + "\n" + `{"key":"d","count":1,"visitors":0,"days":[]}` + "\n"
+	if got := export(); got != after {
+		t.Errorf("after ?allow-lower=1:\n%s\nwant\n%s", got, after)
+	}
+	// A bare ?allow-lower is true, as the bare flag is.
+	if w := post("/admin/import?allow-lower", `{"key":"a","count":1}`); w.Code != http.StatusOK {
+		t.Errorf("?allow-lower: %d %s", w.Code, w.Body)
+	}
+
+	// The refusal docs/command.md shows, word for word.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "command.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shown, _ := strings.Cut(string(doc), "\n  {\"error\":\"the import would lower")
+	shown, _, _ = strings.Cut(`{"error":"the import would lower`+shown, "\n")
+	if w := post("/admin/import?allow-lower=1", `{"key":"visitors","count":5100,"visitors":40}`); w.Code != http.StatusOK {
+		t.Fatalf("import: %d %s", w.Code, w.Body)
+	}
+	if w := post("/admin/import", `{"key":"visitors","count":3,"visitors":2}`); w.Code != http.StatusConflict || w.Body.String() != shown+"\n" {
+		t.Errorf("the refusal docs/command.md shows:\n%s\nthe route's:\n%s", shown, w.Body)
+	}
+
+	// A store failing while the keys are read: 503, nothing written.
+	at.a.editor = failingExport{at.store, "b"}
+	if w := post("/admin/import", `{"key":"e","count":1}`+"\n"+`{"key":"b","count":11}`); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "unreachable") {
+		t.Errorf("a store failing on read: %d %s, want 503 without the cause", w.Code, w.Body)
+	}
+	if rec, _ := at.store.Export(context.Background(), "e"); rec.Count != 0 {
+		t.Errorf("a failed import wrote key e: %+v", rec)
+	}
+}
+
 // TestAdminServer: without COUNTER_ADMIN_TOKEN the routes do not exist;
 // with it, a count set on the live server is seen by the next visit.
 func TestAdminServer(t *testing.T) {
@@ -238,6 +334,17 @@ func TestAdminServer(t *testing.T) {
 	}
 	if a := getJSON(t, s.URL+"/api/visitors"); a.Count != 5001 {
 		t.Fatalf("the visit after set 5000: count %d, want 5001", a.Count)
+	}
+	res = send(t, http.MethodPost, s.URL+"/admin/import", bearerOK, `{"key":"visitors","count":3}`)
+	if res.StatusCode != http.StatusConflict || !strings.Contains(res.body, `visitors: count 3, now 5001`) {
+		t.Errorf("an import lowering the count: %s %s, want 409 naming the key", res.Status, res.body)
+	}
+	res = send(t, http.MethodPost, s.URL+"/admin/import?allow-lower=1", bearerOK, `{"key":"visitors","count":3}`)
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the same with ?allow-lower=1: %s %s", res.Status, res.body)
+	}
+	if a := getJSON(t, s.URL+"/api/visitors"); a.Count != 4 {
+		t.Errorf("the visit after importing 3: count %d, want 4", a.Count)
 	}
 	res = send(t, http.MethodGet, s.URL+"/admin/export", "Bearer nope", "")
 	if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {

@@ -258,11 +258,7 @@ checks the file and shows, per key, the numbers now and after the import.
 				return err
 			}
 			if !*allowLower {
-				changes, err := compare(ctx, ed, records)
-				if err != nil {
-					return err
-				}
-				if err := refuseLower(changes); err != nil {
+				if err := refuseLower(ctx, ed, records, "see every change with import -check; import with -allow-lower to lower them"); err != nil {
 					return err
 				}
 			}
@@ -324,22 +320,42 @@ func printChanges(w io.Writer, changes []change) {
 	tw.Flush()
 }
 
-// refuseLower is an error naming the keys whose numbers changes lower, or nil.
-func refuseLower(changes []change) error {
-	var b strings.Builder
-	n := 0
-	for _, c := range changes {
-		if !c.lowers() {
-			continue
-		}
-		n++
-		fmt.Fprintf(&b, "\n\t%s: count %d, now %d; visitors %d, now %d", c.key, c.newCount, c.count, c.newVisitors, c.visitors)
+// refuseLower reads the keys of records from ed and returns a *lowerError
+// naming those whose count or visitors importing records would lower, or
+// nil; allow says how to import anyway. It writes nothing. The import
+// command and the admin route both call it before importing.
+func refuseLower(ctx context.Context, ed counter.Editor, records []counter.Record, allow string) error {
+	changes, err := compare(ctx, ed, records)
+	if err != nil {
+		return err
 	}
-	if n == 0 {
+	var lower []change
+	for _, c := range changes {
+		if c.lowers() {
+			lower = append(lower, c)
+		}
+	}
+	if lower == nil {
 		return nil
 	}
-	return fmt.Errorf("the import would lower the numbers of %s; nothing was imported:%s\n"+
-		"(see every change with import -check; import with -allow-lower to lower them)", plural(n, "key"), b.String())
+	return &lowerError{lower: lower, allow: allow}
+}
+
+// lowerError is an import refused because it would lower the numbers of
+// some keys; nothing was written.
+type lowerError struct {
+	lower []change // the changes that lower a number
+	allow string   // how to import anyway
+}
+
+func (e *lowerError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the import would lower the numbers of %s; nothing was imported:", plural(len(e.lower), "key"))
+	for _, c := range e.lower {
+		fmt.Fprintf(&b, "\n\t%s: count %d, now %d; visitors %d, now %d", c.key, c.newCount, c.count, c.newVisitors, c.visitors)
+	}
+	fmt.Fprintf(&b, "\n(%s)", e.allow)
+	return b.String()
 }
 
 // latestDate is the last date an import accepts: tomorrow in UTC, the
