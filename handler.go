@@ -570,13 +570,13 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request, req *request, d
 	case h.badge:
 		hdr["Content-Type"] = hdrSVG
 		hdr["Content-Security-Policy"] = hdrCSP
-		body = h.appendBadge(body, req.badge, req.visit.show, d.stats)
+		body = h.appendBadge(body, req.badge, req.visit.show, &d.stats)
 	case req.shields:
 		hdr["Content-Type"] = hdrJSON
-		body = h.appendShields(body, req.badge, req.visit.show, d.stats)
+		body = h.appendShields(body, req.badge, req.visit.show, &d.stats)
 	default:
 		hdr["Content-Type"] = hdrJSON
-		body = h.appendJSON(body, req.key, d.stats, d.days)
+		body = h.appendJSON(body, req.key, &d.stats, d.days)
 	}
 	if d.skip != Counted {
 		hdr["Counter-Not-Counted"] = hdrSkip[d.skip]
@@ -729,7 +729,7 @@ func showFieldOf(s string) showField {
 
 // appendMessage appends the numbers sh names, formatted; the count if sh is
 // the zero show.
-func (h *handler) appendMessage(dst []byte, sh show, st Stats) []byte {
+func (h *handler) appendMessage(dst []byte, sh show, st *Stats) []byte {
 	if sh[0] == showNone {
 		sh[0] = showCount
 	}
@@ -757,7 +757,7 @@ func (h *handler) appendMessage(dst []byte, sh show, st Stats) []byte {
 
 // appendJSON appends the JSON answer: key and count, and with visitors
 // the visitors, today's numbers and the days asked for.
-func (h *handler) appendJSON(dst []byte, key string, st Stats, days []Day) []byte {
+func (h *handler) appendJSON(dst []byte, key string, st *Stats, days []Day) []byte {
 	dst = append(dst, `{"key":"`...)
 	dst = append(dst, key...) // CheckKey allows no character JSON escapes
 	dst = append(dst, `","count":`...)
@@ -873,13 +873,13 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, p problem, b Badg
 	w.Write(body)
 }
 
-func (h *handler) appendBadge(dst []byte, b Badge, sh show, st Stats) []byte {
+func (h *handler) appendBadge(dst []byte, b Badge, sh show, st *Stats) []byte {
 	var num [64]byte
 	b.Message = string(h.appendMessage(num[:0], sh, st))
 	return b.AppendSVG(dst)
 }
 
-func (h *handler) appendShields(dst []byte, b Badge, sh show, st Stats) []byte {
+func (h *handler) appendShields(dst []byte, b Badge, sh show, st *Stats) []byte {
 	dst = append(dst, `{"schemaVersion":1,"label":`...)
 	dst = appendJSONString(dst, b.Label)
 	dst = append(dst, `,"message":`...)
