@@ -455,8 +455,9 @@ func (h *handler) parse(r *http.Request, req *request) problem {
 	if p := h.parseVisitParams(r, &q, image, &req.visit); p.status != 0 {
 		return p
 	}
-	req.key = cmp.Or(r.PathValue("key"), h.key)
-	if CheckKey(req.key) != nil {
+	if req.key = r.PathValue("key"); req.key == "" {
+		req.key = h.key // checked by newHandler
+	} else if CheckKey(req.key) != nil {
 		return errBadKey
 	}
 	if !h.allowed(req.key) {
