@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -64,4 +66,42 @@ func BenchmarkGroup(b *testing.B) {
 				func(ctx context.Context) error { _, err := s.Increment(ctx, "hot"); return err })
 		})
 	}
+}
+
+// BenchmarkGroupPool shows what bounds BenchmarkGroup's ratio with
+// appendfsync always. Redis fsyncs the commands of all its clients once per
+// event-loop turn, so the plain store's calls, one per pooled connection,
+// share each fsync; the Group keeps one write in flight, which carries the
+// callers that came back during the previous one: about half of them, 128
+// of 256 (visits/write). The plain store's rate grows with the pool, the
+// Group's hardly, so x-plain falls as the pool grows: this runs pools of 5,
+// 20 (go-redis's default on 2 CPUs, as BenchmarkGroup) and 80 connections.
+//
+//	go test -run '^$' -bench GroupPool ./redisstore
+func BenchmarkGroupPool(b *testing.B) {
+	for _, pool := range []int{5, 20, 80} {
+		b.Run(fmt.Sprintf("pool=%d", pool), func(b *testing.B) {
+			c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(b), MaxRetries: -1, PoolSize: pool})
+			b.Cleanup(func() { _ = c.Close() })
+			s := newStore(b, c)
+			w := &countingAdder{Store: s}
+			g := counter.NewGroup(w)
+			benchrun.Compare(b, 256, "inc/s", "x-plain",
+				func(ctx context.Context) error { _, err := g.Increment(ctx, "hot"); return err },
+				func(ctx context.Context) error { _, err := s.Increment(ctx, "hot"); return err })
+			b.ReportMetric(float64(w.visits.Load())/float64(w.writes.Load()), "visits/write")
+		})
+	}
+}
+
+// countingAdder counts the writes made through it and the visits they carry.
+type countingAdder struct {
+	*Store
+	writes, visits atomic.Int64
+}
+
+func (c *countingAdder) Add(ctx context.Context, key string, n int64) (int64, error) {
+	c.writes.Add(1)
+	c.visits.Add(n)
+	return c.Store.Add(ctx, key, n)
 }
