@@ -382,17 +382,10 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	if err := ctx.Err(); err != nil {
 		return counter.Stats{}, false, fmt.Errorf("pgstore: visit of %q: %w", v.Key, err)
 	}
-	if v.Time.IsZero() {
-		v.Time = s.opts.Now()
-	}
-	var vmark string
-	if !v.Visitor.IsZero() {
-		vmark = fmt.Sprintf("v:%s:%x", v.Date, v.Visitor[:])
-	}
 	r := &visitReq{
 		ctx:  ctx,
 		key:  v.Key,
-		args: []any{v.Key, v.ID, v.Time.Add(counter.VisitIDTTL), v.Time, vmark, counter.VisitorExpiry(v.Date), v.Date.Time()},
+		args: s.visitArgs(v),
 		st:   counter.Stats{Key: v.Key, Today: counter.Day{Date: v.Date}},
 		done: make(chan struct{}),
 	}
@@ -403,6 +396,18 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 		return counter.Stats{}, false, r.err
 	}
 	return r.st, r.counted, nil
+}
+
+// visitArgs returns the visit statement's arguments for v.
+func (s *Store) visitArgs(v counter.Visit) []any {
+	if v.Time.IsZero() {
+		v.Time = s.opts.Now()
+	}
+	var vmark string
+	if !v.Visitor.IsZero() {
+		vmark = fmt.Sprintf("v:%s:%x", v.Date, v.Visitor[:])
+	}
+	return []any{v.Key, v.ID, v.Time.Add(counter.VisitIDTTL), v.Time, vmark, counter.VisitorExpiry(v.Date), v.Date.Time()}
 }
 
 // Stats reads key's numbers, today's being those of today, in one query.
