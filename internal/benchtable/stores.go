@@ -82,8 +82,8 @@ func (r *runner) stores() []row {
 // (a transaction per visit) and through the bare driver running the same
 // visit statement (what RecordVisit did before batching), in alternating
 // rounds of the same run. Targets: 4× both, below every run measured on
-// the 2-core test machine (5.2–9.0× the bare driver, 5.2–11× unbatched,
-// 11 runs): a batch of up to 64 visits costs one round trip and one
+// the 2-core test machine (5.3–9.0× the bare driver, 5.2–11× unbatched,
+// 9 runs): a batch of up to 64 visits costs one round trip and one
 // commit, where each bare visit costs its own, on one of pgxpool's 4
 // connections.
 func (r *runner) pgVisits() []row {
