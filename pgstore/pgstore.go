@@ -5,8 +5,13 @@
 // exact under any concurrency and durable when it returns (PostgreSQL's
 // default synchronous_commit). A visit is one statement too: its markers,
 // the key's numbers and the day's numbers change together or not at all.
-// Concurrent visits share one transaction and its commit (group commit):
-// see [Store.RecordVisit].
+// Concurrent visits share a transaction and its commit (group commit):
+// the store sends their statements as one pgx batch (one round trip, one
+// implicit transaction), first taking a transaction-level advisory lock
+// on each of the batch's keys in a fixed order, so that batches of several
+// processes on one database do not deadlock. Each visit's answer is exact
+// and is given only after its transaction committed; see
+// [Store.RecordVisit].
 //
 // The tables (names start with [Options.Prefix], "counter_" by default):
 //
