@@ -507,3 +507,33 @@ func TestBatchStoresNoDeadlock(t *testing.T) {
 	}
 	t.Logf("largest batch: %d visits", biggest)
 }
+
+// A caller whose context ends after its visit was sent gets an error that
+// says the outcome is unknown (the batch may still commit), and once every
+// caller of a batch has left, the store cancels the batch rather than wait
+// for it: a batch stuck behind another session's lock does not hold the
+// visits queued after it.
+func TestBatchCallerLeavesAfterSending(t *testing.T) {
+	s := newStore(t, testPool(t))
+	p := s.opts.Prefix
+	bg := context.Background()
+	hold, err := testPool(t).Begin(bg) // an uncommitted marker of the same visit id: the batch waits for it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(bg) //nolint:errcheck
+	if _, err := hold.Exec(bg, `INSERT INTO `+p+`marks VALUES ('k', 'i:stuck', now() + interval '1 day')`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+	defer cancel()
+	_, ok, err := s.RecordVisit(ctx, counter.Visit{Key: "k", Date: day1, Time: at1, ID: "stuck"})
+	if ok || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "outcome unknown") {
+		t.Fatalf("visit whose context ended after sending: counted %v, error %v; want an unknown outcome", ok, err)
+	}
+	ctx, cancel = context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	if _, ok, err := s.RecordVisit(ctx, counter.Visit{Key: "other", Date: day1, Time: at1, ID: "next"}); err != nil || !ok {
+		t.Fatalf("next visit while the abandoned batch's lock wait goes on: %v, %v; want counted (the batch cancelled)", ok, err)
+	}
+}
