@@ -537,3 +537,29 @@ func TestBatchCallerLeavesAfterSending(t *testing.T) {
 		t.Fatalf("next visit while the abandoned batch's lock wait goes on: %v, %v; want counted (the batch cancelled)", ok, err)
 	}
 }
+
+// Visits repeated within one batch are answered as if sent one by one:
+// of ten visits with two visit ids, all of one visitor, in one batch, the
+// first of each id counts (the first of them as a new visitor) and the
+// rest are refused.
+func TestBatchRepeatsWithinOneBatch(t *testing.T) {
+	s := newStore(t, testPool(t))
+	var sizes []int
+	s.onBatch = func(n int) { sizes = append(sizes, n) }
+	holdFirstBatch(t, s, 10, nil)
+	first := startFirst(t, s, counter.Visit{Key: "k", Date: day1, Time: at1, Visitor: visitorN(1)})
+	var vs []counter.Visit
+	for i := range 10 {
+		vs = append(vs, counter.Visit{Key: "k", Date: day1, Time: at1, Visitor: visitorN(2), ID: fmt.Sprint("id-", i%2)})
+	}
+	answers := append(visitAll(context.Background(), s, vs), <-first)
+	if n := checkExact(t, answers); n != 3 {
+		t.Fatalf("%d visits counted, want the first and one per visit id", n)
+	}
+	if !slices.Equal(sizes, []int{1, 10}) {
+		t.Fatalf("committed batch sizes %v, want [1 10]", sizes)
+	}
+	if st := mustStats(t, s, "k"); st.Count != 3 || st.Visitors != 2 {
+		t.Fatalf("Stats = %+v, want 3 hits, 2 visitors", st)
+	}
+}
