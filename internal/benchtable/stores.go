@@ -81,11 +81,12 @@ func (r *runner) stores() []row {
 // new visitors through the store, through the same store without batching
 // (a transaction per visit) and through the bare driver running the same
 // visit statement (what RecordVisit did before batching), in alternating
-// rounds of the same run. Targets: 4× both, below every run measured on
-// the 2-core test machine (5.3–9.0× the bare driver, 5.2–11× unbatched,
-// 9 runs): a batch of up to 64 visits costs one round trip and one
-// commit, where each bare visit costs its own, on one of pgxpool's 4
-// connections.
+// rounds of the same run. Targets: 4× both, on the median run, below the
+// median of every set measured on the 2-core test machine (three sets of
+// 3, 6 and 5 runs: medians 5.3–7.2× the bare driver and 5.5–7.9×
+// unbatched; single runs 4.0–9.0× and 4.4–11×): a batch of up to 64
+// visits costs one round trip and one commit, where each bare visit costs
+// its own, on one of pgxpool's 4 connections.
 func (r *runner) pgVisits() []row {
 	rows := []row{
 		{what: "`pgstore` `RecordVisit` with group commit vs `pool.QueryRow` of the same visit statement, 64 callers, a new visitor per visit, fsync'd commits (PostgreSQL 15)", target: "≥ 4×"},
