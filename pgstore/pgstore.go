@@ -5,6 +5,13 @@
 // exact under any concurrency and durable when it returns (PostgreSQL's
 // default synchronous_commit). A visit is one statement too: its markers,
 // the key's numbers and the day's numbers change together or not at all.
+// Concurrent visits share a transaction and its commit (group commit):
+// the store sends their statements as one pgx batch (one round trip, one
+// implicit transaction), first taking a transaction-level advisory lock
+// on each of the batch's keys in a fixed order, so that batches of several
+// processes on one database do not deadlock. Each visit's answer is exact
+// and is given only after its transaction committed; see
+// [Store.RecordVisit].
 //
 // The tables (names start with [Options.Prefix], "counter_" by default):
 //
@@ -67,6 +74,20 @@ type Store struct {
 	stop     chan struct{}
 	sweeping sync.WaitGroup
 	once     sync.Once
+
+	mu       sync.Mutex
+	pending  []*visitReq // visits waiting for a batch
+	running  bool        // a runBatches goroutine is running
+	closed   bool
+	batches  sync.WaitGroup
+	maxBatch int // 0: maxBatch; 1 measures the store without batching
+
+	// Test hooks, run by the batch runner: beforeSend before a batch is
+	// sent, onBatch after one committed, onRetry before a batch aborted by
+	// a deadlock or serialization failure is sent again.
+	beforeSend func(visits int)
+	onBatch    func(visits int)
+	onRetry    func(err error)
 }
 
 var (
@@ -134,10 +155,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the background sweep and, for a store made by [Open], closes
-// its connections.
+// Close waits for the visits already queued to be answered, stops the
+// background sweep and, for a store made by [Open], closes its connections.
+// A visit recorded after Close fails.
 func (s *Store) Close() error {
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.batches.Wait()
 		close(s.stop)
 		s.sweeping.Wait()
 		if s.owned {
@@ -201,7 +227,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 type queries struct {
 	add, count, visit, stats, history, saltInsert, saltSelect     string
 	ensure, setCount, export, exportDays, importCount, importDays string
-	keys, sweepMarks, sweepSalts, vacuumSalts                     string
+	keys, sweepMarks, sweepSalts, vacuumSalts, lockKeys           string
 }
 
 func newQueries(p string) queries {
@@ -270,6 +296,10 @@ ON CONFLICT (key) DO UPDATE SET count = EXCLUDED.count, visitors = EXCLUDED.visi
 SELECT $1, d, c, v FROM unnest($2::date[], $3::bigint[], $4::bigint[]) AS u(d, c, v)
 ON CONFLICT (key, day) DO UPDATE SET count = EXCLUDED.count, visitors = EXCLUDED.visitors`),
 		keys: r.Replace(`SELECT key FROM {p}counts ORDER BY key`),
+		// A batch's first statement: its keys' advisory locks, taken in
+		// the order of their ids (see Store.lockKeys). The function is
+		// volatile, so PostgreSQL calls it after the sort.
+		lockKeys: `SELECT pg_advisory_xact_lock(id) FROM unnest($1::bigint[]) AS u(id) ORDER BY id`,
 		sweepMarks: r.Replace(`DELETE FROM {p}marks WHERE ctid = ANY (ARRAY(
 	SELECT ctid FROM {p}marks WHERE expires <= $1 LIMIT $2))`),
 		sweepSalts: r.Replace(`DELETE FROM {p}salts WHERE ctid = ANY (ARRAY(
@@ -340,8 +370,16 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 	return c, nil
 }
 
-// RecordVisit counts v in one statement; see [counter.VisitStore]. A zero
-// v.Time is now by [Options.Now].
+// RecordVisit counts v; see [counter.VisitStore]. Concurrent calls share
+// a transaction and its commit (group commit): they are sent as one
+// pipeline of the visit statement, one per visit in the order they came,
+// so that each answer is exact, and a visit is answered only once its
+// transaction has committed. A visit whose statement fails (an overflow
+// wraps counter.ErrOverflow) fails alone and the others are sent again
+// without it; a transaction that fails to commit fails all its visits and
+// counts none. A caller whose ctx ends before its visit is sent gets ctx's
+// error and the visit is never written; once sent, its error says the
+// outcome is unknown. A zero v.Time is now by [Options.Now].
 func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats, bool, error) {
 	if err := counter.CheckVisit(v); err != nil {
 		return counter.Stats{}, false, err
@@ -349,6 +387,24 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	if err := ctx.Err(); err != nil {
 		return counter.Stats{}, false, fmt.Errorf("pgstore: visit of %q: %w", v.Key, err)
 	}
+	r := &visitReq{
+		ctx:  ctx,
+		key:  v.Key,
+		args: s.visitArgs(v),
+		st:   counter.Stats{Key: v.Key, Today: counter.Day{Date: v.Date}},
+		done: make(chan struct{}),
+	}
+	if err := s.recordBatched(ctx, r); err != nil {
+		return counter.Stats{}, false, err
+	}
+	if r.err != nil {
+		return counter.Stats{}, false, r.err
+	}
+	return r.st, r.counted, nil
+}
+
+// visitArgs returns the visit statement's arguments for v.
+func (s *Store) visitArgs(v counter.Visit) []any {
 	if v.Time.IsZero() {
 		v.Time = s.opts.Now()
 	}
@@ -356,15 +412,7 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 	if !v.Visitor.IsZero() {
 		vmark = fmt.Sprintf("v:%s:%x", v.Date, v.Visitor[:])
 	}
-	st := counter.Stats{Key: v.Key, Today: counter.Day{Date: v.Date}}
-	var ok bool
-	err := s.pool.QueryRow(ctx, s.sql.visit, v.Key, v.ID, v.Time.Add(counter.VisitIDTTL), v.Time,
-		vmark, counter.VisitorExpiry(v.Date), v.Date.Time()).
-		Scan(&ok, &st.Count, &st.Visitors, &st.Today.Count, &st.Today.Visitors)
-	if err != nil {
-		return counter.Stats{}, false, wrap(fmt.Sprintf("visit of %q", v.Key), err)
-	}
-	return st, ok, nil
+	return []any{v.Key, v.ID, v.Time.Add(counter.VisitIDTTL), v.Time, vmark, counter.VisitorExpiry(v.Date), v.Date.Time()}
 }
 
 // Stats reads key's numbers, today's being those of today, in one query.
