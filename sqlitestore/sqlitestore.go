@@ -105,7 +105,7 @@ type Store struct {
 	log        *slog.Logger
 	now        func() time.Time
 
-	incr *sql.Stmt // the increment statement, prepared on the writer
+	incr, incrNew *sql.Stmt // the increment statements, prepared on the writer
 
 	// afterWrite, when set by tests, runs inside each visit's savepoint
 	// after its changes and may fail it. beforeCommit, when set, runs
@@ -193,11 +193,18 @@ var migrations = []string{
 		UPDATE tallies SET value = value - 1 WHERE name = 'visit_ids'; END;`,
 }
 
-// incrementSQL adds ?2 to key ?1 in one statement: a new key only while
+// incrementSQL adds ?2 to key ?1 if the key exists, never past the largest
+// int64 (SQLite would turn the sum into a float). No row back means the key
+// is new or the count would overflow: incrementNewSQL then decides.
+const incrementSQL = `UPDATE counts SET count = count + ?2
+WHERE key = ?1 AND count <= 9223372036854775807 - ?2
+RETURNING count`
+
+// incrementNewSQL adds ?2 to key ?1 in one statement: a new key only while
 // fewer than ?3 keys exist (?3 <= 0: no cap), and never past the largest
-// int64 (SQLite would turn the sum into a float). No row back means one of
-// the two refused.
-const incrementSQL = `INSERT INTO counts (key, count) SELECT ?1, ?2
+// int64. It also covers a key another process created after incrementSQL
+// found none. No row back means one of the two refused.
+const incrementNewSQL = `INSERT INTO counts (key, count) SELECT ?1, ?2
 WHERE ?3 <= 0 OR (SELECT value FROM tallies WHERE name = 'keys') < ?3
    OR EXISTS (SELECT 1 FROM counts WHERE key = ?1)
 ON CONFLICT (key) DO UPDATE SET count = count + excluded.count
@@ -302,7 +309,10 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 	}
 	err = retryBusy(ctx, opts.BusyTimeout, func() (err error) {
-		s.incr, err = w.PrepareContext(ctx, incrementSQL)
+		if s.incr, err = w.PrepareContext(ctx, incrementSQL); err != nil {
+			return err
+		}
+		s.incrNew, err = w.PrepareContext(ctx, incrementNewSQL)
 		return err
 	})
 	if err != nil {
@@ -377,7 +387,7 @@ func (s *Store) Close() error {
 		s.batches.Wait()
 		close(s.stop)
 		<-s.swept
-		err := errors.Join(s.incr.Close(), s.r.Close(), s.w.Close())
+		err := errors.Join(s.incr.Close(), s.incrNew.Close(), s.r.Close(), s.w.Close())
 		if err != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: close: %w", err)
 		}
@@ -389,12 +399,14 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.path }
 
 // Increment adds one visit to key and returns the new count, on disk when
-// it returns. It is one SQL statement.
+// it returns. It is one SQL statement for a key that exists; the first
+// count of a new key takes a second.
 func (s *Store) Increment(ctx context.Context, key string) (int64, error) {
 	return s.add(ctx, "increment", key, 1)
 }
 
-// Add adds n >= 1 visits to key in one statement and returns the new count.
+// Add adds n >= 1 visits to key, as Increment adds one, and returns the new
+// count.
 func (s *Store) Add(ctx context.Context, key string, n int64) (int64, error) {
 	return s.add(ctx, "add", key, n)
 }
@@ -410,8 +422,12 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		return 0, fmt.Errorf("sqlitestore: %s %q: %w", op, key, err)
 	}
 	var count int64
-	err := retryBusy(ctx, s.busy, func() error { // one statement: a busy one wrote nothing
-		return s.incr.QueryRowContext(ctx, key, n, s.maxKeys).Scan(&count)
+	err := retryBusy(ctx, s.busy, func() error { // one statement each: a busy one wrote nothing
+		err := s.incr.QueryRowContext(ctx, key, n).Scan(&count)
+		if errors.Is(err, sql.ErrNoRows) { // a new key, or an overflow
+			err = s.incrNew.QueryRowContext(ctx, key, n, s.maxKeys).Scan(&count)
+		}
+		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, s.refusal(ctx, op, key, n)
