@@ -124,12 +124,13 @@ func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		taken, failed = 0, nil
 		clear(s.txStmts) // prepared in the transaction before, closed with it
+		b := newBatchTx(s, tx)
 		for _, r := range batch {
 			if r.state.Load() != reqTaken && !r.state.CompareAndSwap(reqQueued, reqTaken) {
 				continue // its caller left before the transaction began
 			}
 			taken++
-			st, counted, refused, err := s.recordVisit(ctx, tx, r.v, r.at)
+			st, counted, refused, err := b.record(ctx, r.v, r.at)
 			if err == nil && refused == nil && counted && s.afterWrite != nil {
 				err = s.afterWrite(r.v.Key)
 			}
@@ -143,6 +144,9 @@ func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 				failed = r
 				return errVisitFailed
 			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return err
 		}
 		if s.beforeCommit != nil {
 			return s.beforeCommit(taken)

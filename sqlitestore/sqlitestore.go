@@ -107,8 +107,8 @@ type Store struct {
 
 	incr, incrNew *sql.Stmt // the increment statements, prepared on the writer
 
-	// afterWrite, when set by tests, runs inside each visit's savepoint
-	// after its changes and may fail it. beforeCommit, when set, runs
+	// afterWrite, when set by tests, runs in each batch's transaction
+	// after each counted visit's statements and may fail the visit. beforeCommit, when set, runs
 	// before each batch's commit with its number of visits and may fail
 	// the batch; onBatch runs after each committed batch.
 	afterWrite   func(key string) error
@@ -191,6 +191,13 @@ var migrations = []string{
 		UPDATE tallies SET value = value + 1 WHERE name = 'visit_ids'; END;
 	CREATE TRIGGER visit_ids_delete AFTER DELETE ON visit_ids BEGIN
 		UPDATE tallies SET value = value - 1 WHERE name = 'visit_ids'; END;`,
+	// The marker tallies are kept by the code that stores and deletes
+	// markers (a batch adds its new markers once, the sweep subtracts what
+	// it deleted): a trigger made each marker insert a two-row write.
+	`DROP TRIGGER visitor_marks_insert;
+	DROP TRIGGER visitor_marks_delete;
+	DROP TRIGGER visit_ids_insert;
+	DROP TRIGGER visit_ids_delete;`,
 }
 
 // incrementSQL adds ?2 to key ?1 if the key exists, never past the largest
