@@ -272,3 +272,78 @@ func TestBatchCallerLeavesBeforeItsTurn(t *testing.T) {
 	}
 	checkTallies(t, s, 0, 0)
 }
+
+// A batch that reaches a cap midway refuses exactly the visits past it
+// (whatever order its visits come in, the counts below are the same): the
+// batch keeps the tallies in Go, and a visit counted before a refusal in
+// the same transaction stays counted.
+func TestBatchReachesCaps(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		opts  Options
+		visit func(i int) counter.Visit
+		want  error
+		// after the first visit (counted alone) and the 40 of the batch:
+		keys, marks, ids, counted int
+	}{
+		{"visitor markers", Options{MaxMarkers: 12},
+			func(i int) counter.Visit {
+				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), Visitor: visitor(i)}
+			}, counter.ErrMarkersFull, 1, 12, 0, 12},
+		{"visit id markers", Options{MaxMarkers: 12},
+			func(i int) counter.Visit { return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), ID: fmt.Sprint("id-", i)} },
+			counter.ErrMarkersFull, 1, 0, 12, 12},
+		{"returning visitors past the cap", Options{MaxMarkers: 12},
+			func(i int) counter.Visit {
+				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), Visitor: visitor(i % 20)}
+			}, counter.ErrMarkersFull, 1, 12, 0, 25}, // the 11 visitors first seen in the batch, twice each, and visitor 0 three times
+		{"keys", Options{MaxKeys: 5},
+			func(i int) counter.Visit { return counter.Visit{Key: fmt.Sprint("k", i%8), Date: day1, Time: at(day1, 1)} },
+			ErrTooManyKeys, 5, 0, 0, 26},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := tempStore(t, c.opts)
+			var sizes []int
+			s.onBatch = func(n int) { sizes = append(sizes, n) }
+			holdFirstBatch(t, s, 40, nil)
+			first := startFirst(t, s, c.visit(0))
+			var vs []counter.Visit
+			for i := range 40 {
+				vs = append(vs, c.visit(1+i))
+			}
+			answers := visitAll(context.Background(), s, vs)
+			answers = append(answers, <-first)
+			counted := 0
+			for _, a := range answers {
+				switch {
+				case a.ok && a.err == nil:
+					counted++
+				case a.err != nil && !a.ok && errors.Is(a.err, c.want) && a.st == (counter.Stats{}):
+				default:
+					t.Errorf("visit %+v: %+v, %v, %v; want counted or refused with %v", a.v, a.st, a.ok, a.err, c.want)
+				}
+			}
+			if counted != c.counted {
+				t.Errorf("%d visits counted, want %d", counted, c.counted)
+			}
+			if !slices.Equal(sizes, []int{1, 40}) {
+				t.Errorf("committed batch sizes %v, want [1 40]", sizes)
+			}
+			checkTallies(t, s, c.marks, c.ids)
+			if n, err := s.NumKeys(context.Background()); err != nil || n != c.keys {
+				t.Errorf("NumKeys = %d, %v; want %d", n, err, c.keys)
+			}
+			total := int64(0)
+			keys, err := s.Keys(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				total += mustStats(t, s, k, day1).Count
+			}
+			if total != int64(counted) {
+				t.Errorf("stored counts add up to %d, want the %d visits counted", total, counted)
+			}
+		})
+	}
+}
