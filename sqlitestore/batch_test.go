@@ -291,14 +291,18 @@ func TestBatchReachesCaps(t *testing.T) {
 				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), Visitor: visitor(i)}
 			}, counter.ErrMarkersFull, 1, 12, 0, 12},
 		{"visit id markers", Options{MaxMarkers: 12},
-			func(i int) counter.Visit { return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), ID: fmt.Sprint("id-", i)} },
+			func(i int) counter.Visit {
+				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), ID: fmt.Sprint("id-", i)}
+			},
 			counter.ErrMarkersFull, 1, 0, 12, 12},
 		{"returning visitors past the cap", Options{MaxMarkers: 12},
 			func(i int) counter.Visit {
 				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), Visitor: visitor(i % 20)}
 			}, counter.ErrMarkersFull, 1, 12, 0, 25}, // the 11 visitors first seen in the batch, twice each, and visitor 0 three times
 		{"keys", Options{MaxKeys: 5},
-			func(i int) counter.Visit { return counter.Visit{Key: fmt.Sprint("k", i%8), Date: day1, Time: at(day1, 1)} },
+			func(i int) counter.Visit {
+				return counter.Visit{Key: fmt.Sprint("k", i%8), Date: day1, Time: at(day1, 1)}
+			},
 			ErrTooManyKeys, 5, 0, 0, 26},
 	} {
 		t.Run(c.name, func(t *testing.T) {
