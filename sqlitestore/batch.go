@@ -180,15 +180,21 @@ func (s *Store) answer(batch []*visitReq, err error) {
 	}
 }
 
-// stmt returns query prepared in tx, once per transaction: a batch of
-// visits prepares each statement once, not at every visit. Only the batch
+// stmt returns query's statement in tx, once per transaction: one of
+// batchQueries, prepared by Open, or else prepared in tx. Only the batch
 // runner calls it, one transaction at a time. Should preparing fail, the
 // query runs unprepared, and fails there with its error.
 func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) stmtRunner {
 	if st, ok := s.txStmts[query]; ok {
 		return st
 	}
-	st, err := tx.PrepareContext(ctx, query)
+	var st *sql.Stmt
+	var err error
+	if ps, ok := s.prepared[query]; ok {
+		st = tx.StmtContext(ctx, ps) // prepared on the writer: reused as it is
+	} else {
+		st, err = tx.PrepareContext(ctx, query)
+	}
 	if err != nil {
 		return unprepared{tx, query}
 	}

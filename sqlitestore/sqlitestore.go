@@ -121,7 +121,8 @@ type Store struct {
 	closed   bool
 	batches  sync.WaitGroup
 	maxBatch int                  // 0: maxBatch
-	txStmts  map[string]*sql.Stmt // the batch transaction's prepared statements
+	txStmts  map[string]*sql.Stmt // the batch transaction's statements
+	prepared map[string]*sql.Stmt // batchQueries, prepared on the writer
 
 	// walHoldsDeleted: a sweep deleted rows whose old pages the WAL may
 	// still hold (its checkpoint has not completed yet).
@@ -286,7 +287,7 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, now: opts.Now, stop: make(chan struct{}), swept: make(chan struct{}),
-		txStmts: map[string]*sql.Stmt{}}
+		txStmts: map[string]*sql.Stmt{}, prepared: map[string]*sql.Stmt{}}
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}
@@ -319,8 +320,18 @@ func Open(path string, opts Options) (*Store, error) {
 		if s.incr, err = w.PrepareContext(ctx, incrementSQL); err != nil {
 			return err
 		}
-		s.incrNew, err = w.PrepareContext(ctx, incrementNewSQL)
-		return err
+		if s.incrNew, err = w.PrepareContext(ctx, incrementNewSQL); err != nil {
+			return err
+		}
+		for _, q := range batchQueries {
+			if s.prepared[q] != nil { // by a try before this one
+				continue
+			}
+			if s.prepared[q], err = w.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fail(err)
@@ -394,7 +405,11 @@ func (s *Store) Close() error {
 		s.batches.Wait()
 		close(s.stop)
 		<-s.swept
-		err := errors.Join(s.incr.Close(), s.incrNew.Close(), s.r.Close(), s.w.Close())
+		errs := []error{s.incr.Close(), s.incrNew.Close()}
+		for _, st := range s.prepared {
+			errs = append(errs, st.Close())
+		}
+		err := errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 		if err != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: close: %w", err)
 		}

@@ -46,6 +46,35 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 // errRollback makes inTx roll back without it being a failure.
 var errRollback = errors.New("rollback")
 
+// The statements of a batch, prepared once on the writer (see batchQueries).
+const (
+	qTallies = `SELECT
+	(SELECT value FROM tallies WHERE name = 'keys'),
+	(SELECT value FROM tallies WHERE name = 'visitor_marks'),
+	(SELECT value FROM tallies WHERE name = 'visit_ids')`
+	qKey        = `SELECT count, visitors FROM counts WHERE key = ?`
+	qDay        = `SELECT count, visitors FROM days WHERE key = ? AND date = ?`
+	qIDExpires  = `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`
+	qSeen       = `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`
+	qAddIDIfNew = `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)
+ON CONFLICT (key, id) DO NOTHING`
+	qAddMarkerIfNew = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)
+ON CONFLICT DO NOTHING`
+	qAddID     = `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
+	qRenewID   = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
+	qAddMarker = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`
+	qSetKey    = `INSERT INTO counts (key, count, visitors) VALUES (?1, ?2, ?3)
+ON CONFLICT (key) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`
+	qSetDay = `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (key, date) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`
+	qAddTally = `UPDATE tallies SET value = value + ? WHERE name = ?`
+)
+
+// batchQueries are prepared by Open on the writer connection, so that a
+// batch's transaction reuses them instead of preparing its own.
+var batchQueries = []string{qTallies, qKey, qDay, qIDExpires, qSeen, qAddIDIfNew, qAddMarkerIfNew,
+	qAddID, qRenewID, qAddMarker, qSetKey, qSetDay, qAddTally}
+
 // A batchTx is what one batch's transaction knows beyond its statements:
 // the numbers of the keys and days its visits touched and the tallies, each
 // read once, then kept in Go as the visits change them and written back
@@ -93,10 +122,7 @@ func (b *batchTx) readTallies(ctx context.Context) error {
 	if b.tallied {
 		return nil
 	}
-	err := b.stmt(ctx, `SELECT
-		(SELECT value FROM tallies WHERE name = 'keys'),
-		(SELECT value FROM tallies WHERE name = 'visitor_marks'),
-		(SELECT value FROM tallies WHERE name = 'visit_ids')`).QueryRowContext(ctx).Scan(&b.keys, &b.marks, &b.ids)
+	err := b.stmt(ctx, qTallies).QueryRowContext(ctx).Scan(&b.keys, &b.marks, &b.ids)
 	b.tallied = err == nil
 	return err
 }
@@ -107,7 +133,7 @@ func (b *batchTx) key(ctx context.Context, key string) (*numbers, error) {
 		return n, nil
 	}
 	n := &numbers{stored: true}
-	err := b.stmt(ctx, `SELECT count, visitors FROM counts WHERE key = ?`).QueryRowContext(ctx, key).Scan(&n.count, &n.visitors)
+	err := b.stmt(ctx, qKey).QueryRowContext(ctx, key).Scan(&n.count, &n.visitors)
 	if errors.Is(err, sql.ErrNoRows) {
 		n.stored, err = false, nil
 	}
@@ -124,7 +150,7 @@ func (b *batchTx) day(ctx context.Context, key string, date counter.Date) (*numb
 		return n, nil
 	}
 	n := &numbers{stored: true}
-	err := b.stmt(ctx, `SELECT count, visitors FROM days WHERE key = ? AND date = ?`).QueryRowContext(ctx, key, string(date)).Scan(&n.count, &n.visitors)
+	err := b.stmt(ctx, qDay).QueryRowContext(ctx, key, string(date)).Scan(&n.count, &n.visitors)
 	if errors.Is(err, sql.ErrNoRows) {
 		n.stored, err = false, nil
 	}
@@ -153,11 +179,9 @@ func (b *batchTx) flush(ctx context.Context) error {
 	for _, c := range b.changed {
 		var err error
 		if c.day.date == "" {
-			_, err = b.stmt(ctx, `INSERT INTO counts (key, count, visitors) VALUES (?1, ?2, ?3)
-				ON CONFLICT (key) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`).ExecContext(ctx, c.day.key, c.n.count, c.n.visitors)
+			_, err = b.stmt(ctx, qSetKey).ExecContext(ctx, c.day.key, c.n.count, c.n.visitors)
 		} else {
-			_, err = b.stmt(ctx, `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, ?3, ?4)
-				ON CONFLICT (key, date) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`).ExecContext(ctx, c.day.key, string(c.day.date), c.n.count, c.n.visitors)
+			_, err = b.stmt(ctx, qSetDay).ExecContext(ctx, c.day.key, string(c.day.date), c.n.count, c.n.visitors)
 		}
 		if err != nil {
 			return err
@@ -170,7 +194,7 @@ func (b *batchTx) flush(ctx context.Context) error {
 		if t.added == 0 {
 			continue
 		}
-		if _, err := b.stmt(ctx, `UPDATE tallies SET value = value + ? WHERE name = ?`).ExecContext(ctx, t.added, t.name); err != nil {
+		if _, err := b.stmt(ctx, qAddTally).ExecContext(ctx, t.added, t.name); err != nil {
 			return err
 		}
 	}
@@ -221,14 +245,13 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 	exp := at.Add(counter.VisitIDTTL).UnixNano()
 	if v.ID != "" {
 		if fast {
-			if idStored, err = b.insertNew(ctx, `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)
-				ON CONFLICT (key, id) DO NOTHING`, v.Key, v.ID, exp); err != nil {
+			if idStored, err = b.insertNew(ctx, qAddIDIfNew, v.Key, v.ID, exp); err != nil {
 				return
 			}
 		}
 		if !idStored {
 			var old int64
-			err = b.stmt(ctx, `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`).QueryRowContext(ctx, v.Key, v.ID).Scan(&old)
+			err = b.stmt(ctx, qIDExpires).QueryRowContext(ctx, v.Key, v.ID).Scan(&old)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				err = nil
@@ -249,12 +272,11 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 	if !v.Visitor.IsZero() {
 		var seen bool
 		if fast {
-			if markerStored, err = b.insertNew(ctx, `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)
-				ON CONFLICT DO NOTHING`, string(v.Date), v.Key, v.Visitor[:]); err != nil {
+			if markerStored, err = b.insertNew(ctx, qAddMarkerIfNew, string(v.Date), v.Key, v.Visitor[:]); err != nil {
 				return
 			}
 			seen = !markerStored
-		} else if err = b.stmt(ctx, `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`).QueryRowContext(ctx,
+		} else if err = b.stmt(ctx, qSeen).QueryRowContext(ctx,
 			string(v.Date), v.Key, v.Visitor[:]).Scan(&seen); err != nil {
 			return
 		}
@@ -284,7 +306,7 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 	// Every refusal is above: from here on the visit is written. (On the
 	// fast path nothing above can refuse once a marker is stored.)
 	if storeMarker {
-		if _, err = b.stmt(ctx, `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
+		if _, err = b.stmt(ctx, qAddMarker).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
 			return
 		}
 	}
@@ -294,9 +316,9 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 	}
 	switch {
 	case idFound:
-		_, err = b.stmt(ctx, `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`).ExecContext(ctx, v.Key, v.ID, exp)
+		_, err = b.stmt(ctx, qRenewID).ExecContext(ctx, v.Key, v.ID, exp)
 	case v.ID != "" && !idStored:
-		_, err = b.stmt(ctx, `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`).ExecContext(ctx, v.Key, v.ID, exp)
+		_, err = b.stmt(ctx, qAddID).ExecContext(ctx, v.Key, v.ID, exp)
 	}
 	if err != nil {
 		return
