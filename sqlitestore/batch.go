@@ -123,7 +123,7 @@ func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 	taken := 0
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		taken, failed = 0, nil
-		clear(s.txStmts) // prepared in the transaction before, closed with it
+		clear(s.txStmts) // the transaction before's, closed with it
 		b := newBatchTx(s, tx)
 		for _, r := range batch {
 			if r.state.Load() != reqTaken && !r.state.CompareAndSwap(reqQueued, reqTaken) {

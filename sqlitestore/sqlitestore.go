@@ -105,12 +105,13 @@ type Store struct {
 	log        *slog.Logger
 	now        func() time.Time
 
-	incr, incrNew *sql.Stmt // the increment statements, prepared on the writer
+	incr, incrNew *sql.Stmt // the increment statements, in prepared
 
 	// afterWrite, when set by tests, runs in each batch's transaction
-	// after each counted visit's statements and may fail the visit. beforeCommit, when set, runs
-	// before each batch's commit with its number of visits and may fail
-	// the batch; onBatch runs after each committed batch.
+	// after each counted visit's statements and may fail the visit.
+	// beforeCommit, when set, runs before each batch's commit with its
+	// number of visits and may fail the batch; onBatch runs after each
+	// committed batch.
 	afterWrite   func(key string) error
 	beforeCommit func(visits int) error
 	onBatch      func(visits int)
@@ -122,7 +123,7 @@ type Store struct {
 	batches  sync.WaitGroup
 	maxBatch int                  // 0: maxBatch
 	txStmts  map[string]*sql.Stmt // the batch transaction's statements
-	prepared map[string]*sql.Stmt // batchQueries, prepared on the writer
+	prepared map[string]*sql.Stmt // batchQueries and the increments, prepared on the writer
 
 	// walHoldsDeleted: a sweep deleted rows whose old pages the WAL may
 	// still hold (its checkpoint has not completed yet).
@@ -317,13 +318,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 	}
 	err = retryBusy(ctx, opts.BusyTimeout, func() (err error) {
-		if s.incr, err = w.PrepareContext(ctx, incrementSQL); err != nil {
-			return err
-		}
-		if s.incrNew, err = w.PrepareContext(ctx, incrementNewSQL); err != nil {
-			return err
-		}
-		for _, q := range batchQueries {
+		for _, q := range append([]string{incrementSQL, incrementNewSQL}, batchQueries...) {
 			if s.prepared[q] != nil { // by a try before this one
 				continue
 			}
@@ -331,6 +326,7 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
+		s.incr, s.incrNew = s.prepared[incrementSQL], s.prepared[incrementNewSQL]
 		return nil
 	})
 	if err != nil {
@@ -405,8 +401,8 @@ func (s *Store) Close() error {
 		s.batches.Wait()
 		close(s.stop)
 		<-s.swept
-		errs := []error{s.incr.Close(), s.incrNew.Close()}
-		for _, st := range s.prepared {
+		var errs []error
+		for _, st := range s.prepared { // with s.incr and s.incrNew
 			errs = append(errs, st.Close())
 		}
 		err := errors.Join(append(errs, s.r.Close(), s.w.Close())...)
