@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -350,4 +351,72 @@ func TestBatchReachesCaps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two stores on one file (as two processes would be) count new and
+// existing keys and record visits at the same time: every acknowledged
+// count is there exactly once, the key cap holds across both, and the
+// marker tallies match the rows, though each store's batches keep them
+// in Go.
+func TestSharedFileExact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "counter.sqlite")
+	opts := Options{MaxKeys: 12, MaxMarkers: 150}
+	stores := []*Store{open(t, path, opts), open(t, path, opts)}
+	var mu sync.Mutex
+	acked := map[string]int64{}
+	visits, refusedVisits := 0, 0
+	var wg sync.WaitGroup
+	for w := range 16 {
+		s := stores[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				key := fmt.Sprint("k", (w*7+i)%16) // 16 keys for a cap of 12
+				if i%2 == 0 {
+					_, err := s.Increment(context.Background(), key)
+					mu.Lock()
+					if err == nil {
+						acked[key]++
+					}
+					mu.Unlock()
+					if err != nil && !errors.Is(err, ErrTooManyKeys) {
+						t.Error(err)
+					}
+					continue
+				}
+				v := counter.Visit{Key: key, Date: day1, Time: at(day1, 1), Visitor: visitor(w*40 + i), ID: fmt.Sprint(w, "-", i)}
+				_, ok, err := s.RecordVisit(context.Background(), v)
+				mu.Lock()
+				switch {
+				case ok:
+					acked[key]++
+					visits++
+				case errors.Is(err, ErrTooManyKeys) || errors.Is(err, counter.ErrMarkersFull):
+					refusedVisits++
+				default:
+					t.Errorf("visit %+v: %v, %v", v, ok, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	s := stores[0]
+	keys, err := s.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 12 || len(acked) != 12 {
+		t.Errorf("%d keys stored, %d acknowledged; want the cap, 12", len(keys), len(acked))
+	}
+	for _, k := range keys {
+		if n, err := s.Count(context.Background(), k); err != nil || n != acked[k] {
+			t.Errorf("count of %q = %d, %v; want the %d acknowledged", k, n, err, acked[k])
+		}
+	}
+	if visits != 150 {
+		t.Errorf("%d visits counted (%d refused), want 150: one per visitor marker up to the cap", visits, refusedVisits)
+	}
+	checkTallies(t, s, 150, 150)
 }
