@@ -123,13 +123,14 @@ func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 	taken := 0
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		taken, failed = 0, nil
-		clear(s.txStmts) // prepared in the transaction before, closed with it
+		clear(s.txStmts) // the transaction before's, closed with it
+		b := newBatchTx(s, tx)
 		for _, r := range batch {
 			if r.state.Load() != reqTaken && !r.state.CompareAndSwap(reqQueued, reqTaken) {
 				continue // its caller left before the transaction began
 			}
 			taken++
-			st, counted, refused, err := s.recordVisit(ctx, tx, r.v, r.at)
+			st, counted, refused, err := b.record(ctx, r.v, r.at)
 			if err == nil && refused == nil && counted && s.afterWrite != nil {
 				err = s.afterWrite(r.v.Key)
 			}
@@ -143,6 +144,9 @@ func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 				failed = r
 				return errVisitFailed
 			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return err
 		}
 		if s.beforeCommit != nil {
 			return s.beforeCommit(taken)
@@ -176,15 +180,21 @@ func (s *Store) answer(batch []*visitReq, err error) {
 	}
 }
 
-// stmt returns query prepared in tx, once per transaction: a batch of
-// visits prepares each statement once, not at every visit. Only the batch
+// stmt returns query's statement in tx, once per transaction: one of
+// batchQueries, prepared by Open, or else prepared in tx. Only the batch
 // runner calls it, one transaction at a time. Should preparing fail, the
 // query runs unprepared, and fails there with its error.
 func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) stmtRunner {
 	if st, ok := s.txStmts[query]; ok {
 		return st
 	}
-	st, err := tx.PrepareContext(ctx, query)
+	var st *sql.Stmt
+	var err error
+	if ps, ok := s.prepared[query]; ok {
+		st = tx.StmtContext(ctx, ps) // prepared on the writer: reused as it is
+	} else {
+		st, err = tx.PrepareContext(ctx, query)
+	}
 	if err != nil {
 		return unprepared{tx, query}
 	}

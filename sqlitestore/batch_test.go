@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -271,4 +272,151 @@ func TestBatchCallerLeavesBeforeItsTurn(t *testing.T) {
 		t.Fatalf("count %d, want 1: the abandoned visit was written", st.Count)
 	}
 	checkTallies(t, s, 0, 0)
+}
+
+// A batch that reaches a cap midway refuses exactly the visits past it
+// (whatever order its visits come in, the counts below are the same): the
+// batch keeps the tallies in Go, and a visit counted before a refusal in
+// the same transaction stays counted.
+func TestBatchReachesCaps(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		opts  Options
+		visit func(i int) counter.Visit
+		want  error
+		// after the first visit (counted alone) and the 40 of the batch:
+		keys, marks, ids, counted int
+	}{
+		{"visitor markers", Options{MaxMarkers: 12},
+			func(i int) counter.Visit {
+				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), Visitor: visitor(i)}
+			}, counter.ErrMarkersFull, 1, 12, 0, 12},
+		{"visit id markers", Options{MaxMarkers: 12},
+			func(i int) counter.Visit {
+				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), ID: fmt.Sprint("id-", i)}
+			},
+			counter.ErrMarkersFull, 1, 0, 12, 12},
+		{"returning visitors past the cap", Options{MaxMarkers: 12},
+			func(i int) counter.Visit {
+				return counter.Visit{Key: "k", Date: day1, Time: at(day1, 1), Visitor: visitor(i % 20)}
+			}, counter.ErrMarkersFull, 1, 12, 0, 25}, // the 11 visitors first seen in the batch, twice each, and visitor 0 three times
+		{"keys", Options{MaxKeys: 5},
+			func(i int) counter.Visit {
+				return counter.Visit{Key: fmt.Sprint("k", i%8), Date: day1, Time: at(day1, 1)}
+			},
+			ErrTooManyKeys, 5, 0, 0, 26},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := tempStore(t, c.opts)
+			var sizes []int
+			s.onBatch = func(n int) { sizes = append(sizes, n) }
+			holdFirstBatch(t, s, 40, nil)
+			first := startFirst(t, s, c.visit(0))
+			var vs []counter.Visit
+			for i := range 40 {
+				vs = append(vs, c.visit(1+i))
+			}
+			answers := visitAll(context.Background(), s, vs)
+			answers = append(answers, <-first)
+			counted := 0
+			for _, a := range answers {
+				switch {
+				case a.ok && a.err == nil:
+					counted++
+				case a.err != nil && !a.ok && errors.Is(a.err, c.want) && a.st == (counter.Stats{}):
+				default:
+					t.Errorf("visit %+v: %+v, %v, %v; want counted or refused with %v", a.v, a.st, a.ok, a.err, c.want)
+				}
+			}
+			if counted != c.counted {
+				t.Errorf("%d visits counted, want %d", counted, c.counted)
+			}
+			if !slices.Equal(sizes, []int{1, 40}) {
+				t.Errorf("committed batch sizes %v, want [1 40]", sizes)
+			}
+			checkTallies(t, s, c.marks, c.ids)
+			if n, err := s.NumKeys(context.Background()); err != nil || n != c.keys {
+				t.Errorf("NumKeys = %d, %v; want %d", n, err, c.keys)
+			}
+			total := int64(0)
+			keys, err := s.Keys(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				total += mustStats(t, s, k, day1).Count
+			}
+			if total != int64(counted) {
+				t.Errorf("stored counts add up to %d, want the %d visits counted", total, counted)
+			}
+		})
+	}
+}
+
+// Two stores on one file (as two processes would be) count new and
+// existing keys and record visits at the same time: every acknowledged
+// count is there exactly once, the key cap holds across both, and the
+// marker tallies match the rows, though each store's batches keep them
+// in Go.
+func TestSharedFileExact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "counter.sqlite")
+	opts := Options{MaxKeys: 12, MaxMarkers: 150}
+	stores := []*Store{open(t, path, opts), open(t, path, opts)}
+	var mu sync.Mutex
+	acked := map[string]int64{}
+	visits, refusedVisits := 0, 0
+	var wg sync.WaitGroup
+	for w := range 16 {
+		s := stores[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				key := fmt.Sprint("k", (w*7+i)%16) // 16 keys for a cap of 12
+				if i%2 == 0 {
+					_, err := s.Increment(context.Background(), key)
+					mu.Lock()
+					if err == nil {
+						acked[key]++
+					}
+					mu.Unlock()
+					if err != nil && !errors.Is(err, ErrTooManyKeys) {
+						t.Error(err)
+					}
+					continue
+				}
+				v := counter.Visit{Key: key, Date: day1, Time: at(day1, 1), Visitor: visitor(w*40 + i), ID: fmt.Sprint(w, "-", i)}
+				_, ok, err := s.RecordVisit(context.Background(), v)
+				mu.Lock()
+				switch {
+				case ok:
+					acked[key]++
+					visits++
+				case errors.Is(err, ErrTooManyKeys) || errors.Is(err, counter.ErrMarkersFull):
+					refusedVisits++
+				default:
+					t.Errorf("visit %+v: %v, %v", v, ok, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	s := stores[0]
+	keys, err := s.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 12 || len(acked) != 12 {
+		t.Errorf("%d keys stored, %d acknowledged; want the cap, 12", len(keys), len(acked))
+	}
+	for _, k := range keys {
+		if n, err := s.Count(context.Background(), k); err != nil || n != acked[k] {
+			t.Errorf("count of %q = %d, %v; want the %d acknowledged", k, n, err, acked[k])
+		}
+	}
+	if visits != 150 {
+		t.Errorf("%d visits counted (%d refused), want 150: one per visitor marker up to the cap", visits, refusedVisits)
+	}
+	checkTallies(t, s, 150, 150)
 }

@@ -13,7 +13,7 @@ import (
 
 // writeBusyTimeout is the SQLite busy_timeout of the write connection.
 // SQLite's own wait for another connection's write lock is not interrupted
-// when the caller's context ends (modernc.org/sqlite v1.45.0), so it is kept
+// when the caller's context ends (modernc.org/sqlite v1.62.0), so it is kept
 // short and retryBusy does the long wait, which does end with the context.
 const writeBusyTimeout = 20 * time.Millisecond
 

@@ -105,12 +105,13 @@ type Store struct {
 	log        *slog.Logger
 	now        func() time.Time
 
-	incr *sql.Stmt // the increment statement, prepared on the writer
+	incr, incrNew *sql.Stmt // the increment statements, in prepared
 
-	// afterWrite, when set by tests, runs inside each visit's savepoint
-	// after its changes and may fail it. beforeCommit, when set, runs
-	// before each batch's commit with its number of visits and may fail
-	// the batch; onBatch runs after each committed batch.
+	// afterWrite, when set by tests, runs in each batch's transaction
+	// after each counted visit's statements and may fail the visit.
+	// beforeCommit, when set, runs before each batch's commit with its
+	// number of visits and may fail the batch; onBatch runs after each
+	// committed batch.
 	afterWrite   func(key string) error
 	beforeCommit func(visits int) error
 	onBatch      func(visits int)
@@ -121,7 +122,8 @@ type Store struct {
 	closed   bool
 	batches  sync.WaitGroup
 	maxBatch int                  // 0: maxBatch
-	txStmts  map[string]*sql.Stmt // the batch transaction's prepared statements
+	txStmts  map[string]*sql.Stmt // the batch transaction's statements
+	prepared map[string]*sql.Stmt // batchQueries and the increments, prepared on the writer
 
 	// walHoldsDeleted: a sweep deleted rows whose old pages the WAL may
 	// still hold (its checkpoint has not completed yet).
@@ -191,13 +193,27 @@ var migrations = []string{
 		UPDATE tallies SET value = value + 1 WHERE name = 'visit_ids'; END;
 	CREATE TRIGGER visit_ids_delete AFTER DELETE ON visit_ids BEGIN
 		UPDATE tallies SET value = value - 1 WHERE name = 'visit_ids'; END;`,
+	// The marker tallies are kept by the code that stores and deletes
+	// markers (a batch adds its new markers once, the sweep subtracts what
+	// it deleted): a trigger made each marker insert a two-row write.
+	`DROP TRIGGER visitor_marks_insert;
+	DROP TRIGGER visitor_marks_delete;
+	DROP TRIGGER visit_ids_insert;
+	DROP TRIGGER visit_ids_delete;`,
 }
 
-// incrementSQL adds ?2 to key ?1 in one statement: a new key only while
+// incrementSQL adds ?2 to key ?1 if the key exists, never past the largest
+// int64 (SQLite would turn the sum into a float). No row back means the key
+// is new or the count would overflow: incrementNewSQL then decides.
+const incrementSQL = `UPDATE counts SET count = count + ?2
+WHERE key = ?1 AND count <= 9223372036854775807 - ?2
+RETURNING count`
+
+// incrementNewSQL adds ?2 to key ?1 in one statement: a new key only while
 // fewer than ?3 keys exist (?3 <= 0: no cap), and never past the largest
-// int64 (SQLite would turn the sum into a float). No row back means one of
-// the two refused.
-const incrementSQL = `INSERT INTO counts (key, count) SELECT ?1, ?2
+// int64. It also covers a key another process created after incrementSQL
+// found none. No row back means one of the two refused.
+const incrementNewSQL = `INSERT INTO counts (key, count) SELECT ?1, ?2
 WHERE ?3 <= 0 OR (SELECT value FROM tallies WHERE name = 'keys') < ?3
    OR EXISTS (SELECT 1 FROM counts WHERE key = ?1)
 ON CONFLICT (key) DO UPDATE SET count = count + excluded.count
@@ -272,7 +288,7 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, now: opts.Now, stop: make(chan struct{}), swept: make(chan struct{}),
-		txStmts: map[string]*sql.Stmt{}}
+		txStmts: map[string]*sql.Stmt{}, prepared: map[string]*sql.Stmt{}}
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}
@@ -302,8 +318,16 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 	}
 	err = retryBusy(ctx, opts.BusyTimeout, func() (err error) {
-		s.incr, err = w.PrepareContext(ctx, incrementSQL)
-		return err
+		for _, q := range append([]string{incrementSQL, incrementNewSQL}, batchQueries...) {
+			if s.prepared[q] != nil { // by a try before this one
+				continue
+			}
+			if s.prepared[q], err = w.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		s.incr, s.incrNew = s.prepared[incrementSQL], s.prepared[incrementNewSQL]
+		return nil
 	})
 	if err != nil {
 		return fail(err)
@@ -377,7 +401,11 @@ func (s *Store) Close() error {
 		s.batches.Wait()
 		close(s.stop)
 		<-s.swept
-		err := errors.Join(s.incr.Close(), s.r.Close(), s.w.Close())
+		var errs []error
+		for _, st := range s.prepared { // with s.incr and s.incrNew
+			errs = append(errs, st.Close())
+		}
+		err := errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 		if err != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: close: %w", err)
 		}
@@ -389,12 +417,14 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.path }
 
 // Increment adds one visit to key and returns the new count, on disk when
-// it returns. It is one SQL statement.
+// it returns. It is one SQL statement for a key that exists; the first
+// count of a new key takes a second.
 func (s *Store) Increment(ctx context.Context, key string) (int64, error) {
 	return s.add(ctx, "increment", key, 1)
 }
 
-// Add adds n >= 1 visits to key in one statement and returns the new count.
+// Add adds n >= 1 visits to key, as Increment adds one, and returns the new
+// count.
 func (s *Store) Add(ctx context.Context, key string, n int64) (int64, error) {
 	return s.add(ctx, "add", key, n)
 }
@@ -410,8 +440,12 @@ func (s *Store) add(ctx context.Context, op, key string, n int64) (int64, error)
 		return 0, fmt.Errorf("sqlitestore: %s %q: %w", op, key, err)
 	}
 	var count int64
-	err := retryBusy(ctx, s.busy, func() error { // one statement: a busy one wrote nothing
-		return s.incr.QueryRowContext(ctx, key, n, s.maxKeys).Scan(&count)
+	err := retryBusy(ctx, s.busy, func() error { // one statement each: a busy one wrote nothing
+		err := s.incr.QueryRowContext(ctx, key, n).Scan(&count)
+		if errors.Is(err, sql.ErrNoRows) { // a new key, or an overflow
+			err = s.incrNew.QueryRowContext(ctx, key, n, s.maxKeys).Scan(&count)
+		}
+		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, s.refusal(ctx, op, key, n)

@@ -130,6 +130,46 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 }
 
+// A file of schema version 1, whose triggers kept the marker tallies, keeps
+// exact tallies after migration 2 hands them to the batches and the sweep.
+func TestMigrationKeepsTallies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "counter.sqlite")
+	defer func(all []string) { migrations = all }(migrations)
+	migrations = migrations[:1]
+	s := open(t, path, Options{})
+	// Two visits as version 1 stored them, its triggers counting the markers.
+	for _, q := range []string{
+		`INSERT INTO counts VALUES ('k', 2, 2)`,
+		`INSERT INTO days VALUES ('k', '2026-12-01', 2, 2)`,
+		`INSERT INTO visitor_marks VALUES ('2026-12-01', 'k', CAST('visitor-00000001' AS BLOB)), ('2026-12-01', 'k', CAST('visitor-00000002' AS BLOB))`,
+		fmt.Sprintf(`INSERT INTO visit_ids VALUES ('k', 'a', %d), ('k', 'b', %d)`, at(day1, 25).UnixNano(), at(day1, 26).UnixNano()),
+	} {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkTallies(t, s, 2, 2)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	migrations = slices.Clip(migrations[:cap(migrations)])
+	s = open(t, path, Options{})
+	var triggers int
+	if err := s.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name IN ('visitor_marks', 'visit_ids')`).Scan(&triggers); err != nil || triggers != 0 {
+		t.Fatalf("%d marker triggers left, %v; want none", triggers, err)
+	}
+	checkTallies(t, s, 2, 2)
+	mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(3), ID: "c", Time: at(day1, 3)})
+	if st, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(1), ID: "d", Time: at(day1, 4)}); !ok || st.Visitors != 3 || st.Count != 4 {
+		t.Fatalf("returning visitor after the migration: %+v, %v; want counted, 4 hits, 3 visitors", st, ok)
+	}
+	checkTallies(t, s, 3, 4)
+	if _, err := s.sweep(context.Background(), at(day1, 27)); err != nil { // the ids a, b, c expired
+		t.Fatal(err)
+	}
+	checkTallies(t, s, 3, 1)
+}
+
 // A file whose schema is newer than the program's is refused, untouched.
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "counter.sqlite")
@@ -506,6 +546,10 @@ func TestSweepBounded(t *testing.T) {
 		if _, err := tx.Exec(`INSERT INTO visitor_marks VALUES (?, 'k', ?)`, string(day1), fmt.Sprintf("%016d", i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The store keeps the tally when it stores markers; so does this test.
+	if _, err := tx.Exec(`UPDATE tallies SET value = value + ? WHERE name = 'visitor_marks'`, sweepBatch+10); err != nil {
+		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)

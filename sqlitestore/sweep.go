@@ -51,12 +51,13 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		most, total = 0, 0
 		for _, q := range []struct {
-			sql string
-			arg any
+			sql   string
+			arg   any
+			tally string // the tally of the rows deleted, if any
 		}{
-			{`DELETE FROM visitor_marks WHERE rowid IN (SELECT rowid FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead},
-			{`DELETE FROM salts WHERE rowid IN (SELECT rowid FROM salts WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead},
-			{`DELETE FROM visit_ids WHERE rowid IN (SELECT rowid FROM visit_ids WHERE expires <= ? ORDER BY expires LIMIT 1000)`, now.UnixNano()},
+			{`DELETE FROM visitor_marks WHERE rowid IN (SELECT rowid FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, "visitor_marks"},
+			{`DELETE FROM salts WHERE rowid IN (SELECT rowid FROM salts WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, ""},
+			{`DELETE FROM visit_ids WHERE rowid IN (SELECT rowid FROM visit_ids WHERE expires <= ? ORDER BY expires LIMIT 1000)`, now.UnixNano(), "visit_ids"},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {
@@ -65,6 +66,11 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 			n, err := res.RowsAffected()
 			if err != nil {
 				return err
+			}
+			if q.tally != "" && n > 0 {
+				if _, err := tx.ExecContext(ctx, `UPDATE tallies SET value = value - ? WHERE name = ?`, n, q.tally); err != nil {
+					return err
+				}
 			}
 			most = max(most, int(n))
 			total += int(n)

@@ -14,10 +14,11 @@ import (
 // RecordVisit counts v in one transaction: the key's count and visitors,
 // v.Date's numbers and the markers change together or not at all. See
 // [counter.VisitStore]. Concurrent calls share a transaction and its fsync
-// (group commit), each visit in a savepoint of its own after those before
-// it, so that each answer is exact and is given only once its transaction
-// is on disk; a visit that fails is rolled back alone, and a transaction
-// that fails to commit fails all its callers and counts none of them. A visit that needs a new marker past
+// (group commit), each visit counted after those before it, so that each
+// answer is exact and is given only once its transaction is on disk; a
+// visit that fails is left out and the others are recorded again without
+// it, and a transaction that fails to commit fails all its callers and
+// counts none of them. A visit that needs a new marker past
 // [Options.MaxMarkers] fails with an error wrapping counter.ErrMarkersFull
 // and writes nothing; counter.Visitors then counts it as a hit only. A zero
 // v.Time is now by [Options.Now].
@@ -45,123 +46,295 @@ func (s *Store) RecordVisit(ctx context.Context, v counter.Visit) (counter.Stats
 // errRollback makes inTx roll back without it being a failure.
 var errRollback = errors.New("rollback")
 
-func (s *Store) recordVisit(ctx context.Context, tx *sql.Tx, v counter.Visit, at time.Time) (st counter.Stats, counted bool, refused, err error) {
+// The statements of a batch, prepared once on the writer (see batchQueries).
+const (
+	qTallies = `SELECT
+	(SELECT value FROM tallies WHERE name = 'keys'),
+	(SELECT value FROM tallies WHERE name = 'visitor_marks'),
+	(SELECT value FROM tallies WHERE name = 'visit_ids')`
+	qKey        = `SELECT count, visitors FROM counts WHERE key = ?`
+	qDay        = `SELECT count, visitors FROM days WHERE key = ? AND date = ?`
+	qIDExpires  = `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`
+	qSeen       = `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`
+	qAddIDIfNew = `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)
+ON CONFLICT (key, id) DO NOTHING`
+	qAddMarkerIfNew = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)
+ON CONFLICT DO NOTHING`
+	qAddID     = `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
+	qRenewID   = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
+	qAddMarker = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`
+	qSetKey    = `INSERT INTO counts (key, count, visitors) VALUES (?1, ?2, ?3)
+ON CONFLICT (key) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`
+	qSetDay = `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (key, date) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`
+	qAddTally = `UPDATE tallies SET value = value + ? WHERE name = ?`
+)
+
+// batchQueries are prepared by Open on the writer connection, so that a
+// batch's transaction reuses them instead of preparing its own.
+var batchQueries = []string{qTallies, qKey, qDay, qIDExpires, qSeen, qAddIDIfNew, qAddMarkerIfNew,
+	qAddID, qRenewID, qAddMarker, qSetKey, qSetDay, qAddTally}
+
+// A batchTx is what one batch's transaction knows beyond its statements:
+// the numbers of the keys and days its visits touched and the tallies, each
+// read once, then kept in Go as the visits change them and written back
+// once, by flush, before the commit.
+type batchTx struct {
+	s  *Store
+	tx *sql.Tx
+
+	tallied          bool
+	keys, marks, ids int64 // the tallies, with this batch's changes
+
+	addedMarks, addedIDs int64 // markers this batch stored
+	counts               map[string]*numbers
+	days                 map[dayOf]*numbers
+	changed              []changedRow // in the order first changed
+}
+
+// numbers are a count and its visitors, of a key or of one of its days.
+type numbers struct {
+	count, visitors int64
+	stored          bool // a row holds them, or will when flushed
+	changed         bool
+}
+
+type dayOf struct {
+	key  string
+	date counter.Date
+}
+
+type changedRow struct {
+	day dayOf // day.date is empty for the key's own row
+	n   *numbers
+}
+
+func newBatchTx(s *Store, tx *sql.Tx) *batchTx {
+	return &batchTx{s: s, tx: tx, counts: map[string]*numbers{}, days: map[dayOf]*numbers{}}
+}
+
+func (b *batchTx) stmt(ctx context.Context, query string) stmtRunner {
+	return b.s.stmt(ctx, b.tx, query)
+}
+
+// readTallies reads the key and marker tallies, once per batch.
+func (b *batchTx) readTallies(ctx context.Context) error {
+	if b.tallied {
+		return nil
+	}
+	err := b.stmt(ctx, qTallies).QueryRowContext(ctx).Scan(&b.keys, &b.marks, &b.ids)
+	b.tallied = err == nil
+	return err
+}
+
+// key returns key's numbers, read once per batch.
+func (b *batchTx) key(ctx context.Context, key string) (*numbers, error) {
+	if n, ok := b.counts[key]; ok {
+		return n, nil
+	}
+	n := &numbers{stored: true}
+	err := b.stmt(ctx, qKey).QueryRowContext(ctx, key).Scan(&n.count, &n.visitors)
+	if errors.Is(err, sql.ErrNoRows) {
+		n.stored, err = false, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.counts[key] = n
+	return n, nil
+}
+
+// day returns key's numbers on date, read once per batch.
+func (b *batchTx) day(ctx context.Context, key string, date counter.Date) (*numbers, error) {
+	if n, ok := b.days[dayOf{key, date}]; ok {
+		return n, nil
+	}
+	n := &numbers{stored: true}
+	err := b.stmt(ctx, qDay).QueryRowContext(ctx, key, string(date)).Scan(&n.count, &n.visitors)
+	if errors.Is(err, sql.ErrNoRows) {
+		n.stored, err = false, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.days[dayOf{key, date}] = n
+	return n, nil
+}
+
+// add counts one visit, and a visitor if newVisitor, in n.
+func (b *batchTx) add(n *numbers, row dayOf, newVisitor bool) {
+	if !n.changed {
+		n.changed = true
+		b.changed = append(b.changed, changedRow{row, n})
+	}
+	n.count++
+	if newVisitor {
+		n.visitors++
+	}
+}
+
+// flush writes the batch's numbers and tally changes; the key tally follows
+// new keys by the counts_insert trigger.
+func (b *batchTx) flush(ctx context.Context) error {
+	for _, c := range b.changed {
+		var err error
+		if c.day.date == "" {
+			_, err = b.stmt(ctx, qSetKey).ExecContext(ctx, c.day.key, c.n.count, c.n.visitors)
+		} else {
+			_, err = b.stmt(ctx, qSetDay).ExecContext(ctx, c.day.key, string(c.day.date), c.n.count, c.n.visitors)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, t := range []struct {
+		name  string
+		added int64
+	}{{"visitor_marks", b.addedMarks}, {"visit_ids", b.addedIDs}} {
+		if t.added == 0 {
+			continue
+		}
+		if _, err := b.stmt(ctx, qAddTally).ExecContext(ctx, t.added, t.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertNew runs an insert that does nothing on a conflict and reports
+// whether it inserted. (RETURNING would tell as well, but it makes SQLite
+// keep a statement journal for the insert: a 64 KiB buffer allocated and
+// freed at each statement.)
+func (b *batchTx) insertNew(ctx context.Context, query string, args ...any) (bool, error) {
+	res, err := b.stmt(ctx, query).ExecContext(ctx, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// record counts v, at time at, after the batch's visits before it. Every
+// refusal is decided before anything is written. A visit that no cap and
+// no overflow can refuse, whatever the markers hold (the common case),
+// stores its markers with inserts that do nothing for a marker already
+// there, which tells new from seen in one statement; otherwise the markers
+// are read first.
+func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st counter.Stats, counted bool, refused, err error) {
+	s := b.s
 	st.Key, st.Today.Date = v.Key, v.Date
-	found := true
-	err = s.stmt(ctx, tx, `SELECT count, visitors FROM counts WHERE key = ?`).QueryRowContext(ctx, v.Key).Scan(&st.Count, &st.Visitors)
-	if errors.Is(err, sql.ErrNoRows) {
-		found, err = false, nil
-	}
+	k, err := b.key(ctx, v.Key)
 	if err != nil {
 		return
 	}
-	err = s.stmt(ctx, tx, `SELECT count, visitors FROM days WHERE key = ? AND date = ?`).QueryRowContext(ctx, v.Key, string(v.Date)).Scan(&st.Today.Count, &st.Today.Visitors)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = nil
-	}
+	d, err := b.day(ctx, v.Key, v.Date)
 	if err != nil {
 		return
 	}
-	idFound := false // an expired visit id marker, renewed below
+	if err = b.readTallies(ctx); err != nil {
+		return
+	}
+	st.Count, st.Visitors, st.Today.Count, st.Today.Visitors = k.count, k.visitors, d.count, d.visitors
+	fresh := at.Before(counter.VisitorExpiry(v.Date)) // a marker of v.Date is still valid
+	fast := (k.stored || s.maxKeys <= 0 || b.keys < s.maxKeys) &&
+		(s.maxMarkers <= 0 || b.marks < s.maxMarkers && b.ids < s.maxMarkers) &&
+		max(k.count, k.visitors, d.count, d.visitors) < math.MaxInt64 &&
+		(v.Visitor.IsZero() || fresh)
+
+	idStored, idFound := false, false // stored here; an expired marker, renewed below
+	exp := at.Add(counter.VisitIDTTL).UnixNano()
 	if v.ID != "" {
-		var exp int64
-		err = s.stmt(ctx, tx, `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`).QueryRowContext(ctx, v.Key, v.ID).Scan(&exp)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			err = nil
-		case err != nil:
-			return
-		case exp > at.UnixNano():
-			return // seen within VisitIDTTL: counts nothing
-		default:
-			idFound = true
+		if fast {
+			if idStored, err = b.insertNew(ctx, qAddIDIfNew, v.Key, v.ID, exp); err != nil {
+				return
+			}
+		}
+		if !idStored {
+			var old int64
+			err = b.stmt(ctx, qIDExpires).QueryRowContext(ctx, v.Key, v.ID).Scan(&old)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				err = nil
+			case err != nil:
+				return
+			case old > at.UnixNano():
+				return // seen within VisitIDTTL: counts nothing
+			default:
+				idFound = true
+			}
 		}
 	}
-	if !found && s.maxKeys > 0 {
-		var keys int64
-		if err = s.stmt(ctx, tx, `SELECT value FROM tallies WHERE name = 'keys'`).QueryRowContext(ctx).Scan(&keys); err != nil {
-			return
-		}
-		if keys >= s.maxKeys {
-			refused = fmt.Errorf("%w: record visit %q refused, the store holds %d keys", ErrTooManyKeys, v.Key, keys)
-			return
-		}
+	if !k.stored && s.maxKeys > 0 && b.keys >= s.maxKeys {
+		refused = fmt.Errorf("%w: record visit %q refused, the store holds %d keys", ErrTooManyKeys, v.Key, b.keys)
+		return
 	}
-	newVisitor, storeMarker := false, false
+	newVisitor, markerStored, storeMarker := false, false, false
 	if !v.Visitor.IsZero() {
 		var seen bool
-		if err = s.stmt(ctx, tx, `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`).QueryRowContext(ctx,
+		if fast {
+			if markerStored, err = b.insertNew(ctx, qAddMarkerIfNew, string(v.Date), v.Key, v.Visitor[:]); err != nil {
+				return
+			}
+			seen = !markerStored
+		} else if err = b.stmt(ctx, qSeen).QueryRowContext(ctx,
 			string(v.Date), v.Key, v.Visitor[:]).Scan(&seen); err != nil {
 			return
 		}
 		// A marker seen after it expired (before the sweep deleted it)
 		// marks nothing: the visit counts a visitor, as a fresh one would.
 		switch {
-		case seen && at.Before(counter.VisitorExpiry(v.Date)):
-		case seen:
+		case seen && fresh:
+		case seen, markerStored:
 			newVisitor = true
+		case s.maxMarkers > 0 && b.marks >= s.maxMarkers:
+			refused = fmt.Errorf("sqlitestore: record visit %q: %d visitor markers: %w", v.Key, b.marks, counter.ErrMarkersFull)
+			return
 		default:
-			var marks int64
-			if s.maxMarkers > 0 {
-				if err = s.stmt(ctx, tx, `SELECT value FROM tallies WHERE name = 'visitor_marks'`).QueryRowContext(ctx).Scan(&marks); err != nil {
-					return
-				}
-			}
-			if s.maxMarkers > 0 && marks >= s.maxMarkers {
-				refused = fmt.Errorf("sqlitestore: record visit %q: %d visitor markers: %w", v.Key, marks, counter.ErrMarkersFull)
-				return
-			}
 			newVisitor, storeMarker = true, true
 		}
 	}
-	if st.Count == math.MaxInt64 || st.Today.Count == math.MaxInt64 ||
-		newVisitor && (st.Visitors == math.MaxInt64 || st.Today.Visitors == math.MaxInt64) {
+	if k.count == math.MaxInt64 || d.count == math.MaxInt64 ||
+		newVisitor && (k.visitors == math.MaxInt64 || d.visitors == math.MaxInt64) {
 		refused = fmt.Errorf("sqlitestore: record visit %q (count %d, visitors %d, day %d and %d): %w",
-			v.Key, st.Count, st.Visitors, st.Today.Count, st.Today.Visitors, counter.ErrOverflow)
+			v.Key, k.count, k.visitors, d.count, d.visitors, counter.ErrOverflow)
 		return
 	}
-	if v.ID != "" && !idFound && s.maxMarkers > 0 {
-		var ids int64
-		if err = s.stmt(ctx, tx, `SELECT value FROM tallies WHERE name = 'visit_ids'`).QueryRowContext(ctx).Scan(&ids); err != nil {
-			return
-		}
-		if ids >= s.maxMarkers {
-			refused = fmt.Errorf("sqlitestore: record visit %q: %d visit id markers: %w", v.Key, ids, counter.ErrMarkersFull)
-			return
-		}
+	if v.ID != "" && !idStored && !idFound && s.maxMarkers > 0 && b.ids >= s.maxMarkers {
+		refused = fmt.Errorf("sqlitestore: record visit %q: %d visit id markers: %w", v.Key, b.ids, counter.ErrMarkersFull)
+		return
 	}
-	// Every refusal is above: from here on the visit is written.
-	nv := int64(0)
-	if newVisitor {
-		nv = 1
-	}
+	// Every refusal is above: from here on the visit is written. (On the
+	// fast path nothing above can refuse once a marker is stored.)
 	if storeMarker {
-		if _, err = s.stmt(ctx, tx, `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
+		if _, err = b.stmt(ctx, qAddMarker).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
 			return
 		}
 	}
-	if _, err = s.stmt(ctx, tx, `INSERT INTO counts (key, count, visitors) VALUES (?1, 1, ?2)
-		ON CONFLICT (key) DO UPDATE SET count = count + 1, visitors = visitors + ?2`).ExecContext(ctx, v.Key, nv); err != nil {
+	if storeMarker || markerStored {
+		b.marks++
+		b.addedMarks++
+	}
+	switch {
+	case idFound:
+		_, err = b.stmt(ctx, qRenewID).ExecContext(ctx, v.Key, v.ID, exp)
+	case v.ID != "" && !idStored:
+		_, err = b.stmt(ctx, qAddID).ExecContext(ctx, v.Key, v.ID, exp)
+	}
+	if err != nil {
 		return
 	}
-	if _, err = s.stmt(ctx, tx, `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, 1, ?3)
-		ON CONFLICT (key, date) DO UPDATE SET count = count + 1, visitors = visitors + ?3`).ExecContext(ctx, v.Key, string(v.Date), nv); err != nil {
-		return
+	if v.ID != "" && !idFound {
+		b.ids++
+		b.addedIDs++
 	}
-	if v.ID != "" {
-		exp := at.Add(counter.VisitIDTTL).UnixNano()
-		q := `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
-		if idFound {
-			q = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
-		}
-		if _, err = s.stmt(ctx, tx, q).ExecContext(ctx, v.Key, v.ID, exp); err != nil {
-			return
-		}
+	if !k.stored {
+		k.stored = true
+		b.keys++
 	}
-	st.Count++
-	st.Visitors += nv
-	st.Today.Count++
-	st.Today.Visitors += nv
+	d.stored = true
+	b.add(k, dayOf{key: v.Key}, newVisitor)
+	b.add(d, dayOf{v.Key, v.Date}, newVisitor)
+	st.Count, st.Visitors, st.Today.Count, st.Today.Visitors = k.count, k.visitors, d.count, d.visitors
 	counted = true
 	return
 }
