@@ -29,10 +29,13 @@ func main() {
 	wrkDur := flag.Duration("wrk-duration", 4*time.Second, "length of each wrk run")
 	wrkRounds := flag.Int("wrk-rounds", 5, "rounds of wrk runs, each server once per round")
 	command := flag.String("command", "go run ./internal/benchtable", "the command named in the file")
-	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, dynamo, group, stores, lambda)")
+	peerDur := flag.Duration("peer-duration", 3*time.Second, "length of each wrk run of the peer rows (after a 1 s warm-up)")
+	goatCounter := flag.String("goatcounter", filepath.Join(".tools", "bin", "goatcounter"), "the GoatCounter "+goatCounterVersion+" binary the peer rows load")
+	hitCounter := flag.String("hit-counter", filepath.Join(".tools", "hit-counter", "hit-counter"), "the hit-counter binary the peer rows load (built in its source directory, which it reads at run time)")
+	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, peers, dynamo, group, stores, lambda)")
 	flag.Parse()
-	if *count < 1 || *wrkRounds < 1 || *wrkDur < time.Second {
-		fmt.Fprintln(os.Stderr, "benchtable: -count and -wrk-rounds must be at least 1, -wrk-duration at least 1s")
+	if *count < 1 || *wrkRounds < 1 || *wrkDur < time.Second || *peerDur < time.Second {
+		fmt.Fprintln(os.Stderr, "benchtable: -count and -wrk-rounds must be at least 1, -wrk-duration and -peer-duration at least 1s")
 		os.Exit(2)
 	}
 	root, err := os.Getwd()
@@ -53,6 +56,7 @@ func main() {
 	r := &runner{
 		root: root, tmp: tmp, count: *count, procs: runtime.GOMAXPROCS(0),
 		wrkDur: *wrkDur, wrkRounds: *wrkRounds, log: os.Stderr, built: map[string]string{},
+		peerDur: *peerDur, goatCounter: abs(root, *goatCounter), hitCounter: abs(root, *hitCounter),
 	}
 	start := time.Now()
 	loadBefore := loadAverage()
@@ -64,6 +68,7 @@ func main() {
 		{"badge", r.badge},
 		{"handlers", r.handlers},
 		{"server", r.server},
+		{"peers", r.peers},
 		{"dynamo", r.dynamo},
 		{"group", r.group},
 		{"stores", r.stores},
@@ -107,6 +112,9 @@ type runner struct {
 	commands  []command         // the commands behind the table
 	notes     []string          // what the reader of the table should know
 	broken    bool              // a measure could not be made
+
+	peerDur                 time.Duration // wrk's -d for the peer rows
+	goatCounter, hitCounter string        // the peers' binaries, absolute paths
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -354,6 +362,14 @@ func (r *runner) group() []row {
 	rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
 	rw.result = passIf(x >= 20)
 	return []row{rw}
+}
+
+// abs returns path, relative to root unless absolute.
+func abs(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
 }
 
 // shellLine writes a command as a shell would take it.
