@@ -411,7 +411,7 @@ func (r *runner) startRedis(dir string, args ...string) (*redisServer, error) {
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
 		select {
 		case <-s.exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log")) //nolint:gosec // the log of the server this program started
 			return nil, fmt.Errorf("exited before answering: %s", log)
 		case <-time.After(50 * time.Millisecond):
 		}
