@@ -29,7 +29,7 @@ func main() {
 	wrkDur := flag.Duration("wrk-duration", 4*time.Second, "length of each wrk run")
 	wrkRounds := flag.Int("wrk-rounds", 5, "rounds of wrk runs, each server once per round")
 	command := flag.String("command", "go run ./internal/benchtable", "the command named in the file")
-	peerDur := flag.Duration("peer-duration", 3*time.Second, "length of each wrk run of the peer rows (after a 1 s warm-up)")
+	peerDur := flag.Duration("peer-duration", 2*time.Second, "length of each wrk run of the peer rows: counter serve starts afresh for each and must stay below 100,000 new visitors")
 	goatCounter := flag.String("goatcounter", filepath.Join(".tools", "bin", "goatcounter"), "the GoatCounter "+goatCounterVersion+" binary the peer rows load")
 	hitCounter := flag.String("hit-counter", filepath.Join(".tools", "hit-counter", "hit-counter"), "the hit-counter binary the peer rows load (built in its source directory, which it reads at run time)")
 	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, peers, dynamo, group, stores, lambda)")

@@ -169,14 +169,14 @@ func (r *runner) peers() []row {
 	r.commands = append(r.commands, command{
 		line: fmt.Sprintf("wrk -t%d -c%d -d%ds --timeout %s -H 'User-Agent: <a browser's>' -s internal/benchtable/newaddr.lua URL -- RUN %d",
 			wrkThreads, peerConnections, int(r.peerDur.Seconds()), wrkTimeout, wrkThreads),
-		why: fmt.Sprintf("the peer rows: a new X-Forwarded-For address every request; %d rounds, each loading every server in turn (the order rotating), "+
-			"each run after a %d s warm-up of its own; `counter serve` (`go build ./cmd/counter`, and `go build -ldflags \"%s\" ./cmd/counter` "+
-			"for the row without group commit; COUNTER_TRUST_PROXY=1) is started on empty data before each warm-up, so that no run meets "+
-			"the stores' cap of %d visitor markers, and must have counted every request wrk saw answered, each as a new visitor; "+
+		why: fmt.Sprintf("the peer rows: a new X-Forwarded-For address every request; %d rounds, each loading every server in turn (the order rotating); "+
+			"`counter serve` (`go build ./cmd/counter`, and `go build -ldflags \"%s\" ./cmd/counter` "+
+			"for the row without group commit; COUNTER_TRUST_PROXY=1) is started on empty data before each run and loaded from its start, "+
+			"so that no run meets the stores' cap of %d visitor markers, and must have counted every request wrk saw answered, each as a new visitor; "+
 			"GoatCounter (`serve -tls http -ratelimit count:1000000000/1`, a site made with `db create site -vhost stats.localhost`, "+
-			"requests with `Host: stats.localhost`) and hit-counter (`REDIS_ADDRS`, `-addr`) run throughout and must answer 2xx; "+
-			"scripts/bench.sh builds both (see its peers step)",
-			r.wrkRounds, int(peerWarmUp.Seconds()), groupCommitOff, markerCap),
+			"requests with `Host: stats.localhost`) and hit-counter (`REDIS_ADDRS`, `-addr`) run throughout, are warmed up for %d s before each run, "+
+			"and must answer 2xx; scripts/bench.sh builds both (see its peers step)",
+			r.wrkRounds, groupCommitOff, markerCap, int(peerWarmUp.Seconds())),
 	})
 
 	targets := []*peerTarget{sqlite, goat, unbatched, memory, hit, redis, bolt}
@@ -248,9 +248,9 @@ func roundRatios(lib, anchor []float64) []float64 {
 	return out
 }
 
-// peerRun warms t up and loads it once, starting it first when it is a
-// `counter serve` and checking afterwards what it counted, and returns the
-// loaded run's requests/s.
+// peerRun loads t once, after a warm-up when it is a peer, or starting it
+// first when it is a `counter serve` and checking afterwards what it
+// counted, and returns the run's requests/s.
 func (r *runner) peerRun(t *peerTarget, script string) (float64, error) {
 	p := t.proc
 	if t.fresh != nil {
@@ -264,7 +264,14 @@ func (r *runner) peerRun(t *peerTarget, script string) (float64, error) {
 	var answered, runs int64
 	socketErrors := false
 	var rate float64
-	for _, d := range []time.Duration{peerWarmUp, r.peerDur} {
+	// A peer, running throughout, is warmed up before each run; a
+	// `counter serve` is loaded from its start, so that its run stays
+	// below the stores' visitor markers (markerCap).
+	durations := []time.Duration{r.peerDur}
+	if t.fresh == nil {
+		durations = []time.Duration{peerWarmUp, r.peerDur}
+	}
+	for _, d := range durations {
 		extra := append(append([]string{}, t.headers...), "-s", script, "--", strconv.Itoa(t.runs), strconv.Itoa(wrkThreads))
 		t.runs++
 		res, err := r.wrkWith(t.url, d, peerConnections, extra)
