@@ -5,7 +5,7 @@
 # plain Dynamo against dynalite, a hello-world Lambda in the emulator), prints
 # one table of ratios against their targets and writes it to BENCHMARKS.md
 # with the machine and the commands. Installs what is missing like
-# scripts/test.sh. About 11 minutes on 2 cores. Run from anywhere:
+# scripts/test.sh. About 10 minutes on 2 cores. Run from anywhere:
 #   bash scripts/bench.sh
 # Options go to internal/benchtable (go run ./internal/benchtable -h), e.g.
 #   bash scripts/bench.sh -count 5 -wrk-duration 10s
