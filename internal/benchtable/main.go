@@ -1,6 +1,7 @@
 // Command benchtable runs the project's benchmarks, each beside the anchor
 // it is measured against in the same run (npm badgen, a bare handler, a
-// hello-world server, raw SDK calls, plain Dynamo, a hello-world Lambda),
+// hello-world server, the peer counters GoatCounter and hit-counter, raw SDK
+// calls, plain Dynamo, a hello-world Lambda),
 // and prints one Markdown table of ratios against their targets. With -o it
 // also writes that table to a file with the machine and the commands.
 // scripts/bench.sh installs what it needs and runs it from the module root:

@@ -180,10 +180,17 @@ func (r *runner) peers() []row {
 	})
 
 	targets := []*peerTarget{sqlite, goat, unbatched, memory, hit, redis, bolt}
+	// Load only the servers of rows that can be measured.
+	needed := map[*peerTarget]bool{}
+	for _, p := range peerRows {
+		if p.lib.err == nil && p.anchor.err == nil {
+			needed[p.lib], needed[p.anchor] = true, true
+		}
+	}
 	for round := range r.wrkRounds {
 		for j := range targets {
 			t := targets[(j+round)%len(targets)]
-			if t.err != nil || t.bad != nil {
+			if !needed[t] || t.err != nil || t.bad != nil {
 				continue
 			}
 			rate, err := r.peerRun(t, script)
