@@ -116,23 +116,33 @@ func (r *runner) peers() []row {
 		return r.notMeasured(err, rows...)
 	}
 
-	// counter serve, started afresh on empty data for each run.
-	serve := func(bin string, env ...string) func() (*process, error) {
+	// counter serve, started afresh on empty data for each run: a file
+	// store's file (and whatever it keeps beside it) in a new directory,
+	// the last run's removed.
+	serve := func(bin, file string, env ...string) func() (*process, error) {
+		last := ""
 		return func() (*process, error) {
-			for _, e := range env {
-				if f, ok := strings.CutPrefix(e, "COUNTER_DATA="); ok {
-					if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			env := append([]string{"COUNTER_TRUST_PROXY=1"}, env...)
+			if file != "" {
+				if last != "" {
+					if err := os.RemoveAll(last); err != nil {
 						return nil, err
 					}
 				}
+				dir, err := os.MkdirTemp(r.tmp, "data")
+				if err != nil {
+					return nil, err
+				}
+				last = dir
+				env = append(env, "COUNTER_DATA="+filepath.Join(dir, file))
 			}
-			return r.startServer(bin, append([]string{"COUNTER_TRUST_PROXY=1"}, env...), func(string) []string { return []string{"serve"} })
+			return r.startServer(bin, env, func(string) []string { return []string{"serve"} })
 		}
 	}
-	sqlite.fresh = serve(serverBin, "COUNTER_STORE=sqlite", "COUNTER_DATA="+filepath.Join(r.tmp, "peers.sqlite"))
-	unbatched.fresh = serve(unbatchedBin, "COUNTER_STORE=sqlite", "COUNTER_DATA="+filepath.Join(r.tmp, "peers-unbatched.sqlite"))
-	memory.fresh = serve(serverBin, "COUNTER_STORE=memory")
-	bolt.fresh = serve(serverBin, "COUNTER_STORE=bolt", "COUNTER_DATA="+filepath.Join(r.tmp, "peers.bolt"))
+	sqlite.fresh = serve(serverBin, "counter.sqlite", "COUNTER_STORE=sqlite")
+	unbatched.fresh = serve(unbatchedBin, "counter.sqlite", "COUNTER_STORE=sqlite")
+	memory.fresh = serve(serverBin, "", "COUNTER_STORE=memory")
+	bolt.fresh = serve(serverBin, "counter.db", "COUNTER_STORE=bolt")
 
 	// One Redis, appendfsync everysec, for the Redis store (database 1,
 	// emptied before each run) and hit-counter (database 0).
@@ -141,7 +151,7 @@ func (r *runner) peers() []row {
 		redis.err, hit.err = fmt.Errorf("redis-server: %w", err), fmt.Errorf("redis-server: %w", err)
 	} else {
 		defer rds.stop()
-		serveRedis := serve(serverBin, "COUNTER_STORE=redis", "COUNTER_REDIS_URL=redis://"+rds.addr+"/1")
+		serveRedis := serve(serverBin, "", "COUNTER_STORE=redis", "COUNTER_REDIS_URL=redis://"+rds.addr+"/1")
 		redis.fresh = func() (*process, error) {
 			if _, err := redisCommands(rds.addr, "SELECT 1", "FLUSHDB"); err != nil {
 				return nil, fmt.Errorf("empty database 1: %w", err)
