@@ -289,6 +289,7 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	s := &Store{path: path, w: w, busy: opts.BusyTimeout, log: opts.Logger, now: opts.Now, stop: make(chan struct{}), swept: make(chan struct{}),
 		txStmts: map[string]*sql.Stmt{}, prepared: map[string]*sql.Stmt{}}
+	s.maxBatch = batchLimit()
 	if opts.MaxKeys > 0 {
 		s.maxKeys = int64(opts.MaxKeys)
 	}

@@ -1,6 +1,7 @@
 // Command benchtable runs the project's benchmarks, each beside the anchor
 // it is measured against in the same run (npm badgen, a bare handler, a
-// hello-world server, raw SDK calls, plain Dynamo, a hello-world Lambda),
+// hello-world server, the peer counters GoatCounter and hit-counter, raw SDK
+// calls, plain Dynamo, a hello-world Lambda),
 // and prints one Markdown table of ratios against their targets. With -o it
 // also writes that table to a file with the machine and the commands.
 // scripts/bench.sh installs what it needs and runs it from the module root:
@@ -29,10 +30,13 @@ func main() {
 	wrkDur := flag.Duration("wrk-duration", 4*time.Second, "length of each wrk run")
 	wrkRounds := flag.Int("wrk-rounds", 5, "rounds of wrk runs, each server once per round")
 	command := flag.String("command", "go run ./internal/benchtable", "the command named in the file")
-	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, dynamo, group, stores, lambda)")
+	peerDur := flag.Duration("peer-duration", 2*time.Second, "length of each wrk run of the peer rows: counter serve starts afresh for each and must stay below 100,000 new visitors")
+	goatCounter := flag.String("goatcounter", filepath.Join(".tools", "bin", "goatcounter"), "the GoatCounter "+goatCounterVersion+" binary the peer rows load")
+	hitCounter := flag.String("hit-counter", filepath.Join(".tools", "hit-counter", "hit-counter"), "the hit-counter binary the peer rows load (built in its source directory, which it reads at run time)")
+	only := flag.String("only", "", "run only the measures whose names contain this (badge, handlers, server, peers, dynamo, group, stores, lambda)")
 	flag.Parse()
-	if *count < 1 || *wrkRounds < 1 || *wrkDur < time.Second {
-		fmt.Fprintln(os.Stderr, "benchtable: -count and -wrk-rounds must be at least 1, -wrk-duration at least 1s")
+	if *count < 1 || *wrkRounds < 1 || *wrkDur < time.Second || *peerDur < time.Second {
+		fmt.Fprintln(os.Stderr, "benchtable: -count and -wrk-rounds must be at least 1, -wrk-duration and -peer-duration at least 1s")
 		os.Exit(2)
 	}
 	root, err := os.Getwd()
@@ -53,6 +57,7 @@ func main() {
 	r := &runner{
 		root: root, tmp: tmp, count: *count, procs: runtime.GOMAXPROCS(0),
 		wrkDur: *wrkDur, wrkRounds: *wrkRounds, log: os.Stderr, built: map[string]string{},
+		peerDur: *peerDur, goatCounter: abs(root, *goatCounter), hitCounter: abs(root, *hitCounter),
 	}
 	start := time.Now()
 	loadBefore := loadAverage()
@@ -64,6 +69,7 @@ func main() {
 		{"badge", r.badge},
 		{"handlers", r.handlers},
 		{"server", r.server},
+		{"peers", r.peers},
 		{"dynamo", r.dynamo},
 		{"group", r.group},
 		{"stores", r.stores},
@@ -107,6 +113,9 @@ type runner struct {
 	commands  []command         // the commands behind the table
 	notes     []string          // what the reader of the table should know
 	broken    bool              // a measure could not be made
+
+	peerDur                 time.Duration // wrk's -d for the peer rows
+	goatCounter, hitCounter string        // the peers' binaries, absolute paths
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -235,7 +244,7 @@ func (r *runner) handlers() []row {
 		{"BenchmarkJSONHandler/cors", "`JSONHandler` with CORS (one allowed origin, request from it, through rs/cors) vs a bare handler assigning the same CORS headers", 2},
 		{"BenchmarkBadgeHandler/render", "`BadgeHandler`, default options, vs a bare handler counting in the same store and drawing the same badge with `AppendSVG` into a reused buffer", 1.5},
 		{"BenchmarkBadgeHandler/bytes", "`BadgeHandler` vs a bare handler counting and writing ready-made SVG bytes (so drawing included)", 0},
-		{"BenchmarkJSONHandlerVisitors/returning", "`JSONHandler` over `NewVisitors(Memory)` (bot check, SipHash visitor id, markers, today's numbers), a returning visitor, vs the same handler over `Memory` with visitors off", 2},
+		{"BenchmarkJSONHandlerVisitors/returning", "`JSONHandler` over `NewVisitors(Memory)` (bot check, SipHash visitor id, markers, today's numbers), a returning visitor, vs the same handler over `Memory` with visitors off", 0},
 		{"BenchmarkJSONHandlerVisitors/new-visitors", "the same with a new visitor (another address) every request", 0},
 	}
 	rows := make([]row, len(cases))
@@ -354,6 +363,14 @@ func (r *runner) group() []row {
 	rw.ratio = ratioCell(b.metrics["x-plain"], i, 0, "×")
 	rw.result = passIf(x >= 20)
 	return []row{rw}
+}
+
+// abs returns path, relative to root unless absolute.
+func abs(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
 }
 
 // shellLine writes a command as a shell would take it.

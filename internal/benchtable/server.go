@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -182,10 +183,13 @@ const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 
 // wrk loads url for d with the settings every server gets.
 func (r *runner) wrk(url string, d time.Duration) (wrkResult, error) {
-	// A browser's User-Agent: the server counts visitors and answers bots
-	// (wrk's own User-Agent among them) without counting.
-	out, err := r.run(r.root, nil, "wrk", "-t"+strconv.Itoa(wrkThreads), "-c"+strconv.Itoa(wrkConnections),
-		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--timeout", wrkTimeout, "-H", "User-Agent: "+browserUA, url)
+	return r.wrkWith(url, d, wrkConnections, nil)
+}
+
+// wrkWith loads url for d with connections connections and extra wrk
+// arguments (headers, a script and its arguments, which come last).
+func (r *runner) wrkWith(url string, d time.Duration, connections int, extra []string) (wrkResult, error) {
+	out, err := r.run(r.root, nil, "wrk", wrkArgs(url, d, connections, extra)...)
 	if err != nil {
 		return wrkResult{}, err
 	}
@@ -197,6 +201,20 @@ func (r *runner) wrk(url string, d time.Duration) (wrkResult, error) {
 		return wrkResult{}, fmt.Errorf("%d answers were not 2xx or 3xx", res.non2xx)
 	}
 	return res, nil
+}
+
+// wrkArgs returns wrk's arguments: the settings every server gets, extra,
+// the URL, and what follows "--" in extra (the script's arguments).
+func wrkArgs(url string, d time.Duration, connections int, extra []string) []string {
+	// A browser's User-Agent: the server counts visitors and answers bots
+	// (wrk's own User-Agent among them) without counting.
+	args := []string{"-t" + strconv.Itoa(wrkThreads), "-c" + strconv.Itoa(connections),
+		"-d" + strconv.Itoa(int(d.Seconds())) + "s", "--timeout", wrkTimeout, "-H", "User-Agent: " + browserUA}
+	script := slices.Index(extra, "--")
+	if script < 0 {
+		script = len(extra)
+	}
+	return append(append(append(args, extra[:script]...), url), extra[script:]...)
 }
 
 // readCount reads a count from a JSON endpoint answering {"count": n}.
