@@ -272,7 +272,14 @@ func (s *Store) answer(batch []*visitReq, res batchResult) {
 			r.st, r.counted = counter.Stats{}, false
 			op := fmt.Sprintf("visit of %q", r.key)
 			if res.unknown {
-				r.err = fmt.Errorf("pgstore: %s: outcome unknown, the batch failed after it was sent: %w", op, res.err)
+				cause := res.err
+				if err := r.ctx.Err(); err != nil {
+					// The caller left after sending (the batch is cancelled once
+					// all its callers left): its error is its own context's,
+					// whichever of the two waits saw the end first.
+					cause = err
+				}
+				r.err = fmt.Errorf("pgstore: %s: outcome unknown, the batch failed after it was sent: %w", op, cause)
 			} else {
 				r.err = wrap(op, res.err)
 			}
