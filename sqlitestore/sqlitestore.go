@@ -200,6 +200,21 @@ var migrations = []string{
 	DROP TRIGGER visitor_marks_delete;
 	DROP TRIGGER visit_ids_insert;
 	DROP TRIGGER visit_ids_delete;`,
+	// The visitor markers move into a table clustered by their key, as
+	// counts and days are: the rowid table kept every marker twice (its
+	// row and its UNIQUE index), so that a new visitor wrote two b-trees.
+	// secure_delete zeroes the old table's pages as DROP frees them; the
+	// sweep's checkpoint copies them into the file once the markers expire.
+	`CREATE TABLE visitor_marks_v3 (
+		date    TEXT NOT NULL,
+		key     TEXT NOT NULL,
+		visitor BLOB NOT NULL,
+		PRIMARY KEY (date, key, visitor)
+	) WITHOUT ROWID;
+	INSERT INTO visitor_marks_v3 (date, key, visitor)
+		SELECT date, key, visitor FROM visitor_marks ORDER BY date, key, visitor;
+	DROP TABLE visitor_marks;
+	ALTER TABLE visitor_marks_v3 RENAME TO visitor_marks;`,
 }
 
 // incrementSQL adds ?2 to key ?1 if the key exists, never past the largest

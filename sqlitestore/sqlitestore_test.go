@@ -170,6 +170,65 @@ func TestMigrationKeepsTallies(t *testing.T) {
 	checkTallies(t, s, 3, 1)
 }
 
+// Version 3 moves the visitor markers into a WITHOUT ROWID table: a
+// version-2 file keeps every marker (a returning visitor stays returning,
+// the tally holds), and once they expire the sweep leaves none of their
+// bytes in the file or its WAL, the old table's pages included.
+func TestMigrationClustersMarkers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "counter.sqlite")
+	defer func(all []string) { migrations = all }(migrations)
+	migrations = migrations[:2]
+	s := open(t, path, Options{})
+	for i := range 300 { // several pages of markers
+		mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(i), Time: at(day1, 1)})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	migrations = slices.Clip(migrations[:cap(migrations)])
+	s = open(t, path, Options{})
+	var table string
+	if err := s.r.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'visitor_marks'`).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table, "WITHOUT ROWID") {
+		t.Fatalf("visitor_marks after migration 3: %s; want a WITHOUT ROWID table", table)
+	}
+	var rows int
+	if err := s.r.QueryRow(`SELECT count(*) FROM visitor_marks`).Scan(&rows); err != nil || rows != 300 {
+		t.Fatalf("%d markers after the migration (%v); want 300", rows, err)
+	}
+	checkTallies(t, s, 300, 0)
+	if st, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(7), Time: at(day1, 2)}); !ok || st.Visitors != 300 || st.Count != 301 {
+		t.Fatalf("returning visitor after the migration: %+v, %v; want counted, 301 hits, 300 visitors", st, ok)
+	}
+	if st, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(300), Time: at(day1, 2)}); !ok || st.Visitors != 301 {
+		t.Fatalf("new visitor after the migration: %+v, %v; want 301 visitors", st, ok)
+	}
+	marker := func(i int) []byte { v := visitor(i); return v[:] }
+	if !bytes.Contains(dirBytes(t, dir), marker(150)) {
+		t.Fatal("a marker is not in the files before the sweep: the test reads the wrong bytes")
+	}
+	for {
+		n, err := s.sweep(ctx, at(day1, 48))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < sweepBatch {
+			break
+		}
+	}
+	checkTallies(t, s, 0, 0)
+	all := dirBytes(t, dir)
+	for i := range 301 {
+		if bytes.Contains(all, marker(i)) {
+			t.Fatalf("marker %d is still in the database or its WAL after the sweep", i)
+		}
+	}
+}
+
 // A file whose schema is newer than the program's is refused, untouched.
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "counter.sqlite")

@@ -55,7 +55,7 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 			arg   any
 			tally string // the tally of the rows deleted, if any
 		}{
-			{`DELETE FROM visitor_marks WHERE rowid IN (SELECT rowid FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, "visitor_marks"},
+			{`DELETE FROM visitor_marks WHERE (date, key, visitor) IN (SELECT date, key, visitor FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, "visitor_marks"},
 			{`DELETE FROM salts WHERE rowid IN (SELECT rowid FROM salts WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, ""},
 			{`DELETE FROM visit_ids WHERE rowid IN (SELECT rowid FROM visit_ids WHERE expires <= ? ORDER BY expires LIMIT 1000)`, now.UnixNano(), "visit_ids"},
 		} {
