@@ -121,10 +121,16 @@ var errVisitFailed = errors.New("a visit in the batch failed")
 func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 	ctx := context.Background() // a caller's end must not interrupt the others' statements
 	taken := 0
+	var b *batchTx
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		taken, failed = 0, nil
 		clear(s.txStmts) // the transaction before's, closed with it
-		b := newBatchTx(s, tx)
+		b = newBatchTx(s, tx)
+		s.marks.mu.Lock()
+		defer s.marks.mu.Unlock()
+		if err := s.marks.catchUp(ctx, b.stmt(ctx, qMarksAfter)); err != nil {
+			return fmt.Errorf("read visitor markers: %w", err)
+		}
 		for _, r := range batch {
 			if r.state.Load() != reqTaken && !r.state.CompareAndSwap(reqQueued, reqTaken) {
 				continue // its caller left before the transaction began
@@ -156,8 +162,11 @@ func (s *Store) tryBatch(batch []*visitReq) (failed *visitReq, err error) {
 	if failed != nil && errors.Is(err, errVisitFailed) {
 		return failed, nil
 	}
-	if err == nil && s.onBatch != nil {
-		s.onBatch(taken)
+	if err == nil {
+		s.marks.commit(b.newMarks, b.lastSeq)
+		if s.onBatch != nil {
+			s.onBatch(taken)
+		}
 	}
 	return nil, err
 }
@@ -202,9 +211,10 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) stmtRunner {
 	return st
 }
 
-// stmtRunner is what recordVisit calls on a statement.
+// stmtRunner is what a batch calls on a statement.
 type stmtRunner interface {
 	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
 	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
 }
 
@@ -216,6 +226,10 @@ type unprepared struct {
 
 func (u unprepared) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
 	return u.tx.QueryRowContext(ctx, u.query, args...)
+}
+
+func (u unprepared) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return u.tx.QueryContext(ctx, u.query, args...)
 }
 
 func (u unprepared) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {

@@ -20,6 +20,10 @@
 // visit is never written; once begun, RecordVisit returns when the
 // transaction is on disk, with an exact answer.
 //
+// Visitor markers are a table appended to and, to look visitors up, a copy
+// in memory: about 65 bytes a marker, up to [Options.MaxMarkers]. Each
+// batch first reads the markers other processes appended.
+//
 // The schema is created and migrated by [Open] (table schema_version holds
 // its version); docs/stores-local.md shows it.
 package sqlitestore
@@ -75,7 +79,8 @@ type Options struct {
 	// visit id fails with an error wrapping counter.ErrMarkersFull and
 	// writes nothing; a counter.Visitors in front then counts the visit as
 	// a hit only and logs that at most once a minute. Negative means no cap. Default:
-	// DefaultMaxMarkers (100,000).
+	// DefaultMaxMarkers (100,000). The store keeps the visitor markers in
+	// memory too, about 65 bytes each (6.3 MB at the default cap).
 	MaxMarkers int
 	// BusyTimeout is how long a write waits for another process holding the
 	// file's write lock; the wait ends sooner, with the context's error and
@@ -124,6 +129,10 @@ type Store struct {
 	maxBatch int                  // 0: maxBatch
 	txStmts  map[string]*sql.Stmt // the batch transaction's statements
 	prepared map[string]*sql.Stmt // batchQueries and the increments, prepared on the writer
+
+	// marks holds the visitor markers of the table visitor_marks, which
+	// only the batch runner adds to and the sweep deletes from.
+	marks markerSet
 
 	// walHoldsDeleted: a sweep deleted rows whose old pages the WAL may
 	// still hold (its checkpoint has not completed yet).
@@ -200,21 +209,23 @@ var migrations = []string{
 	DROP TRIGGER visitor_marks_delete;
 	DROP TRIGGER visit_ids_insert;
 	DROP TRIGGER visit_ids_delete;`,
-	// The visitor markers move into a table clustered by their key, as
-	// counts and days are: the rowid table kept every marker twice (its
-	// row and its UNIQUE index), so that a new visitor wrote two b-trees.
-	// secure_delete zeroes the old table's pages as DROP frees them; the
-	// sweep's checkpoint copies them into the file once the markers expire.
+	// The visitor markers become a log: rows appended in the order they
+	// are stored (seq, which AUTOINCREMENT never reuses, even after the
+	// sweep empties the table) and looked up in memory (markerSet). The
+	// UNIQUE index made each new visitor a write at a random page of the
+	// file; appends share the last page. secure_delete zeroes the old
+	// table's pages as DROP frees them.
 	`CREATE TABLE visitor_marks_v3 (
+		seq     INTEGER PRIMARY KEY AUTOINCREMENT,
 		date    TEXT NOT NULL,
 		key     TEXT NOT NULL,
-		visitor BLOB NOT NULL,
-		PRIMARY KEY (date, key, visitor)
-	) WITHOUT ROWID;
+		visitor BLOB NOT NULL
+	);
 	INSERT INTO visitor_marks_v3 (date, key, visitor)
-		SELECT date, key, visitor FROM visitor_marks ORDER BY date, key, visitor;
+		SELECT date, key, visitor FROM visitor_marks ORDER BY rowid;
 	DROP TABLE visitor_marks;
-	ALTER TABLE visitor_marks_v3 RENAME TO visitor_marks;`,
+	ALTER TABLE visitor_marks_v3 RENAME TO visitor_marks;
+	CREATE INDEX visitor_marks_date ON visitor_marks (date);`,
 }
 
 // incrementSQL adds ?2 to key ?1 if the key exists, never past the largest

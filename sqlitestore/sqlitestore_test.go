@@ -134,26 +134,14 @@ func TestReopenKeepsEverything(t *testing.T) {
 // exact tallies after migration 2 hands them to the batches and the sweep.
 func TestMigrationKeepsTallies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "counter.sqlite")
-	defer func(all []string) { migrations = all }(migrations)
-	migrations = migrations[:1]
-	s := open(t, path, Options{})
 	// Two visits as version 1 stored them, its triggers counting the markers.
-	for _, q := range []string{
+	oldFile(t, path, 1,
 		`INSERT INTO counts VALUES ('k', 2, 2)`,
 		`INSERT INTO days VALUES ('k', '2026-12-01', 2, 2)`,
 		`INSERT INTO visitor_marks VALUES ('2026-12-01', 'k', CAST('visitor-00000001' AS BLOB)), ('2026-12-01', 'k', CAST('visitor-00000002' AS BLOB))`,
 		fmt.Sprintf(`INSERT INTO visit_ids VALUES ('k', 'a', %d), ('k', 'b', %d)`, at(day1, 25).UnixNano(), at(day1, 26).UnixNano()),
-	} {
-		if _, err := s.w.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	checkTallies(t, s, 2, 2)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	migrations = slices.Clip(migrations[:cap(migrations)])
-	s = open(t, path, Options{})
+	)
+	s := open(t, path, Options{})
 	var triggers int
 	if err := s.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name IN ('visitor_marks', 'visit_ids')`).Scan(&triggers); err != nil || triggers != 0 {
 		t.Fatalf("%d marker triggers left, %v; want none", triggers, err)
@@ -170,35 +158,53 @@ func TestMigrationKeepsTallies(t *testing.T) {
 	checkTallies(t, s, 3, 1)
 }
 
-// Version 3 moves the visitor markers into a WITHOUT ROWID table: a
-// version-2 file keeps every marker (a returning visitor stays returning,
-// the tally holds), and once they expire the sweep leaves none of their
-// bytes in the file or its WAL, the old table's pages included.
-func TestMigrationClustersMarkers(t *testing.T) {
+// oldFile makes a file of schema version at path, as an older program
+// would have, with stmts run in one transaction after the migrations.
+func oldFile(t *testing.T, path string, version int, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	defer func(all []string) { migrations = all }(migrations)
+	migrations = migrations[:version]
+	db, err := sql.Open("sqlite", dsn(path, time.Second, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrate(ctx, db, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Version 3 makes the visitor markers a log read into memory: a version-2
+// file keeps every marker (a returning visitor stays returning, the tally
+// holds), and once they expire the sweep leaves none of their bytes in the
+// file or its WAL, the old table's pages included.
+func TestMigrationMarkerLog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "counter.sqlite")
-	defer func(all []string) { migrations = all }(migrations)
-	migrations = migrations[:2]
-	s := open(t, path, Options{})
+	stmts := []string{`INSERT INTO counts VALUES ('k', 300, 300)`, `INSERT INTO days VALUES ('k', '2026-12-01', 300, 300)`,
+		`UPDATE tallies SET value = 300 WHERE name = 'visitor_marks'`}
 	for i := range 300 { // several pages of markers
-		mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(i), Time: at(day1, 1)})
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO visitor_marks VALUES ('2026-12-01', 'k', CAST('visitor-%08d' AS BLOB))`, i))
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	migrations = slices.Clip(migrations[:cap(migrations)])
-	s = open(t, path, Options{})
-	var table string
-	if err := s.r.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'visitor_marks'`).Scan(&table); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(table, "WITHOUT ROWID") {
-		t.Fatalf("visitor_marks after migration 3: %s; want a WITHOUT ROWID table", table)
-	}
-	var rows int
-	if err := s.r.QueryRow(`SELECT count(*) FROM visitor_marks`).Scan(&rows); err != nil || rows != 300 {
-		t.Fatalf("%d markers after the migration (%v); want 300", rows, err)
+	oldFile(t, path, 2, stmts...)
+	s := open(t, path, Options{})
+	var rows, lastSeq int
+	if err := s.r.QueryRow(`SELECT count(*), max(seq) FROM visitor_marks`).Scan(&rows, &lastSeq); err != nil || rows != 300 || lastSeq != 300 {
+		t.Fatalf("%d markers, the last numbered %d, after the migration (%v); want 300, 300", rows, lastSeq, err)
 	}
 	checkTallies(t, s, 300, 0)
 	if st, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(7), Time: at(day1, 2)}); !ok || st.Visitors != 300 || st.Count != 301 {
@@ -207,24 +213,54 @@ func TestMigrationClustersMarkers(t *testing.T) {
 	if st, ok := mustVisit(t, s, counter.Visit{Key: "k", Date: day1, Visitor: visitor(300), Time: at(day1, 2)}); !ok || st.Visitors != 301 {
 		t.Fatalf("new visitor after the migration: %+v, %v; want 301 visitors", st, ok)
 	}
+	checkTallies(t, s, 301, 0)
 	marker := func(i int) []byte { v := visitor(i); return v[:] }
 	if !bytes.Contains(dirBytes(t, dir), marker(150)) {
 		t.Fatal("a marker is not in the files before the sweep: the test reads the wrong bytes")
 	}
-	for {
-		n, err := s.sweep(ctx, at(day1, 48))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n < sweepBatch {
-			break
-		}
+	if n, err := s.sweep(ctx, at(day1, 48)); err != nil || n != 301 {
+		t.Fatalf("sweep: %d deleted, %v; want 301", n, err)
 	}
 	checkTallies(t, s, 0, 0)
+	if n := len(s.marks.days); n != 0 {
+		t.Errorf("%d days of markers in memory after the sweep deleted them all", n)
+	}
 	all := dirBytes(t, dir)
 	for i := range 301 {
 		if bytes.Contains(all, marker(i)) {
 			t.Fatalf("marker %d is still in the database or its WAL after the sweep", i)
+		}
+	}
+}
+
+// Two stores on one file see each other's visitor markers, also after a
+// sweep emptied the table: the markers a store keeps in memory catch up
+// with the rows another appended (numbered by AUTOINCREMENT, so that the
+// numbers go on rising when the table is emptied).
+func TestMarkersAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "counter.sqlite")
+	a, b := open(t, path, Options{}), open(t, path, Options{})
+	day3 := day1.AddDays(2)
+	for i, step := range []struct {
+		s          *Store
+		date       counter.Date
+		visitor    int
+		newVisitor bool
+	}{
+		{a, day1, 1, true}, {b, day1, 1, false}, {b, day1, 2, true}, {a, day1, 2, false}, {a, day1, 3, true},
+		{b, day3, 1, true}, // after a's sweep below emptied the table
+		{a, day3, 1, false}, {a, day3, 4, true}, {b, day3, 4, false},
+	} {
+		if i == 5 {
+			if n, err := a.sweep(ctx, at(day3, 1)); err != nil || n != 3 {
+				t.Fatalf("sweep: %d deleted, %v; want day 1's 3 markers", n, err)
+			}
+		}
+		before := mustStats(t, step.s, "k", step.date)
+		st, ok := mustVisit(t, step.s, counter.Visit{Key: "k", Date: step.date, Visitor: visitor(step.visitor), Time: at(step.date, 1)})
+		if got := st.Today.Visitors - before.Today.Visitors; !ok || got != map[bool]int64{true: 1, false: 0}[step.newVisitor] {
+			t.Fatalf("step %d: visitor %d on %s: %+v, counted %v; want a new visitor: %v", i, step.visitor, step.date, st, ok, step.newVisitor)
 		}
 	}
 }
@@ -602,7 +638,7 @@ func TestSweepBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range sweepBatch + 10 {
-		if _, err := tx.Exec(`INSERT INTO visitor_marks VALUES (?, 'k', ?)`, string(day1), fmt.Sprintf("%016d", i)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO visitor_marks (date, key, visitor) VALUES (?, 'k', ?)`, string(day1), fmt.Sprintf("%016d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -47,15 +47,15 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 	// A visitor marker or salt of day D expires at D + VisitorMarkerTTL:
 	// expired are the days up to the date of now - VisitorMarkerTTL.
 	lastDead := string(counter.DateOf(now.UTC().Add(-counter.VisitorMarkerTTL)))
-	most, total := 0, 0
+	most, total, marks := 0, 0, 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		most, total = 0, 0
+		most, total, marks = 0, 0, 0
 		for _, q := range []struct {
 			sql   string
 			arg   any
 			tally string // the tally of the rows deleted, if any
 		}{
-			{`DELETE FROM visitor_marks WHERE (date, key, visitor) IN (SELECT date, key, visitor FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, "visitor_marks"},
+			{`DELETE FROM visitor_marks WHERE seq IN (SELECT seq FROM visitor_marks WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, "visitor_marks"},
 			{`DELETE FROM salts WHERE rowid IN (SELECT rowid FROM salts WHERE date <= ? ORDER BY date LIMIT 1000)`, lastDead, ""},
 			{`DELETE FROM visit_ids WHERE rowid IN (SELECT rowid FROM visit_ids WHERE expires <= ? ORDER BY expires LIMIT 1000)`, now.UnixNano(), "visit_ids"},
 		} {
@@ -74,9 +74,15 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 			}
 			most = max(most, int(n))
 			total += int(n)
+			if q.tally == "visitor_marks" {
+				marks = int(n)
+			}
 		}
 		return nil
 	})
+	if err == nil && marks < sweepBatch { // no expired marker left
+		s.marks.dropThrough(counter.Date(lastDead))
+	}
 	if err == nil && (total > 0 || s.walHoldsDeleted.Load()) {
 		// The WAL still holds the pages as they were before the delete:
 		// copy it into the file (where secure_delete zeroed the rows) and

@@ -55,11 +55,9 @@ const (
 	qKey        = `SELECT count, visitors FROM counts WHERE key = ?`
 	qDay        = `SELECT count, visitors FROM days WHERE key = ? AND date = ?`
 	qIDExpires  = `SELECT expires FROM visit_ids WHERE key = ? AND id = ?`
-	qSeen       = `SELECT EXISTS (SELECT 1 FROM visitor_marks WHERE date = ? AND key = ? AND visitor = ?)`
+	qMarksAfter = `SELECT seq, date, key, visitor FROM visitor_marks WHERE seq > ? ORDER BY seq`
 	qAddIDIfNew = `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)
 ON CONFLICT (key, id) DO NOTHING`
-	qAddMarkerIfNew = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)
-ON CONFLICT DO NOTHING`
 	qAddID     = `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
 	qRenewID   = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
 	qAddMarker = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`
@@ -72,7 +70,7 @@ ON CONFLICT (key, date) DO UPDATE SET count = excluded.count, visitors = exclude
 
 // batchQueries are prepared by Open on the writer connection, so that a
 // batch's transaction reuses them instead of preparing its own.
-var batchQueries = []string{qTallies, qKey, qDay, qIDExpires, qSeen, qAddIDIfNew, qAddMarkerIfNew,
+var batchQueries = []string{qTallies, qKey, qDay, qIDExpires, qMarksAfter, qAddIDIfNew,
 	qAddID, qRenewID, qAddMarker, qSetKey, qSetDay, qAddTally}
 
 // A batchTx is what one batch's transaction knows beyond its statements:
@@ -87,6 +85,8 @@ type batchTx struct {
 	keys, marks, ids int64 // the tallies, with this batch's changes
 
 	addedMarks, addedIDs int64 // markers this batch stored
+	newMarks             []newMarker
+	lastSeq              int64 // the highest seq of newMarks
 	counts               map[string]*numbers
 	days                 map[dayOf]*numbers
 	changed              []changedRow // in the order first changed
@@ -214,12 +214,26 @@ func (b *batchTx) insertNew(ctx context.Context, query string, args ...any) (boo
 	return n == 1, err
 }
 
+// seen tells whether v's visitor has a marker of its day, stored before
+// the batch or by one of its visits.
+func (b *batchTx) seen(v counter.Visit) bool {
+	if b.s.marks.has(v.Date, v.Key, v.Visitor) {
+		return true
+	}
+	for _, n := range b.newMarks {
+		if n.date == v.Date && n.visitor == v.Visitor && n.key == v.Key {
+			return true
+		}
+	}
+	return false
+}
+
 // record counts v, at time at, after the batch's visits before it. Every
-// refusal is decided before anything is written. A visit that no cap and
-// no overflow can refuse, whatever the markers hold (the common case),
-// stores its markers with inserts that do nothing for a marker already
-// there, which tells new from seen in one statement; otherwise the markers
-// are read first.
+// refusal is decided before anything is written. Visitor markers are
+// looked up in memory (markerSet). A visit that no cap and no overflow can
+// refuse, whatever the markers hold (the common case), stores its visit id
+// with an insert that does nothing for an id already there, which tells
+// new from seen in one statement; otherwise the id is read first.
 func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st counter.Stats, counted bool, refused, err error) {
 	s := b.s
 	st.Key, st.Today.Date = v.Key, v.Date
@@ -268,23 +282,14 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 		refused = fmt.Errorf("%w: record visit %q refused, the store holds %d keys", ErrTooManyKeys, v.Key, b.keys)
 		return
 	}
-	newVisitor, markerStored, storeMarker := false, false, false
+	newVisitor, storeMarker := false, false
 	if !v.Visitor.IsZero() {
-		var seen bool
-		if fast {
-			if markerStored, err = b.insertNew(ctx, qAddMarkerIfNew, string(v.Date), v.Key, v.Visitor[:]); err != nil {
-				return
-			}
-			seen = !markerStored
-		} else if err = b.stmt(ctx, qSeen).QueryRowContext(ctx,
-			string(v.Date), v.Key, v.Visitor[:]).Scan(&seen); err != nil {
-			return
-		}
+		seen := b.seen(v)
 		// A marker seen after it expired (before the sweep deleted it)
 		// marks nothing: the visit counts a visitor, as a fresh one would.
 		switch {
 		case seen && fresh:
-		case seen, markerStored:
+		case seen:
 			newVisitor = true
 		case s.maxMarkers > 0 && b.marks >= s.maxMarkers:
 			refused = fmt.Errorf("sqlitestore: record visit %q: %d visitor markers: %w", v.Key, b.marks, counter.ErrMarkersFull)
@@ -304,13 +309,18 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 		return
 	}
 	// Every refusal is above: from here on the visit is written. (On the
-	// fast path nothing above can refuse once a marker is stored.)
+	// fast path nothing above can refuse once a visit id is stored.)
 	if storeMarker {
-		if _, err = b.stmt(ctx, qAddMarker).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
+		var res sql.Result
+		if res, err = b.stmt(ctx, qAddMarker).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
 			return
 		}
-	}
-	if storeMarker || markerStored {
+		var seq int64
+		if seq, err = res.LastInsertId(); err != nil {
+			return
+		}
+		b.newMarks = append(b.newMarks, newMarker{v.Date, dayMarker{v.Key, v.Visitor}})
+		b.lastSeq = max(b.lastSeq, seq)
 		b.marks++
 		b.addedMarks++
 	}
