@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
+	"strings"
 	"time"
 
 	"github.com/resumecounter/counter"
@@ -58,20 +60,30 @@ const (
 	qMarksAfter = `SELECT seq, date, key, visitor FROM visitor_marks WHERE seq > ? ORDER BY seq`
 	qAddIDIfNew = `INSERT INTO visit_ids (key, id, expires) VALUES (?, ?, ?)
 ON CONFLICT (key, id) DO NOTHING`
-	qAddID     = `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
-	qRenewID   = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
-	qAddMarker = `INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)`
-	qSetKey    = `INSERT INTO counts (key, count, visitors) VALUES (?1, ?2, ?3)
+	qAddID   = `INSERT INTO visit_ids (key, id, expires) VALUES (?1, ?2, ?3)`
+	qRenewID = `UPDATE visit_ids SET expires = ?3 WHERE key = ?1 AND id = ?2`
+	qSetKey  = `INSERT INTO counts (key, count, visitors) VALUES (?1, ?2, ?3)
 ON CONFLICT (key) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`
 	qSetDay = `INSERT INTO days (key, date, count, visitors) VALUES (?1, ?2, ?3, ?4)
 ON CONFLICT (key, date) DO UPDATE SET count = excluded.count, visitors = excluded.visitors`
 	qAddTally = `UPDATE tallies SET value = value + ? WHERE name = ?`
 )
 
+// qAddMarkers[i] appends 2^i visitor markers in one statement. A batch
+// stores its new markers in as many of them as the binary digits of their
+// number hold ones: at most eight statements for 128.
+var qAddMarkers = func() (qs [8]string) {
+	for i := range qs {
+		qs[i] = "INSERT INTO visitor_marks (date, key, visitor) VALUES (?, ?, ?)" +
+			strings.Repeat(", (?, ?, ?)", 1<<i-1)
+	}
+	return qs
+}()
+
 // batchQueries are prepared by Open on the writer connection, so that a
 // batch's transaction reuses them instead of preparing its own.
-var batchQueries = []string{qTallies, qKey, qDay, qIDExpires, qMarksAfter, qAddIDIfNew,
-	qAddID, qRenewID, qAddMarker, qSetKey, qSetDay, qAddTally}
+var batchQueries = append([]string{qTallies, qKey, qDay, qIDExpires, qMarksAfter, qAddIDIfNew,
+	qAddID, qRenewID, qSetKey, qSetDay, qAddTally}, qAddMarkers[:]...)
 
 // A batchTx is what one batch's transaction knows beyond its statements:
 // the numbers of the keys and days its visits touched and the tallies, each
@@ -84,9 +96,9 @@ type batchTx struct {
 	tallied          bool
 	keys, marks, ids int64 // the tallies, with this batch's changes
 
-	addedMarks, addedIDs int64 // markers this batch stored
-	newMarks             []newMarker
-	lastSeq              int64 // the highest seq of newMarks
+	addedMarks, addedIDs int64       // markers this batch stored
+	newMarks             []newMarker // the visitor markers flush stores
+	lastSeq              int64       // the highest seq flush stored
 	counts               map[string]*numbers
 	days                 map[dayOf]*numbers
 	changed              []changedRow // in the order first changed
@@ -173,9 +185,25 @@ func (b *batchTx) add(n *numbers, row dayOf, newVisitor bool) {
 	}
 }
 
-// flush writes the batch's numbers and tally changes; the key tally follows
-// new keys by the counts_insert trigger.
+// flush writes the batch's new visitor markers, numbers and tally
+// changes; the key tally follows new keys by the counts_insert trigger.
 func (b *batchTx) flush(ctx context.Context) error {
+	var args []any
+	for rest := b.newMarks; len(rest) > 0; {
+		i := min(bits.Len(uint(len(rest)))-1, len(qAddMarkers)-1) // the most rows a statement can take, 2^i
+		args = args[:0]
+		for j := range rest[:1<<i] {
+			args = append(args, string(rest[j].date), rest[j].key, rest[j].visitor[:])
+		}
+		res, err := b.stmt(ctx, qAddMarkers[i]).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if b.lastSeq, err = res.LastInsertId(); err != nil { // the markers' seqs rise in their order
+			return err
+		}
+		rest = rest[1<<i:]
+	}
 	for _, c := range b.changed {
 		var err error
 		if c.day.date == "" {
@@ -310,17 +338,8 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 	}
 	// Every refusal is above: from here on the visit is written. (On the
 	// fast path nothing above can refuse once a visit id is stored.)
-	if storeMarker {
-		var res sql.Result
-		if res, err = b.stmt(ctx, qAddMarker).ExecContext(ctx, string(v.Date), v.Key, v.Visitor[:]); err != nil {
-			return
-		}
-		var seq int64
-		if seq, err = res.LastInsertId(); err != nil {
-			return
-		}
+	if storeMarker { // stored by flush, with the batch's others
 		b.newMarks = append(b.newMarks, newMarker{v.Date, dayMarker{v.Key, v.Visitor}})
-		b.lastSeq = max(b.lastSeq, seq)
 		b.marks++
 		b.addedMarks++
 	}
