@@ -41,10 +41,12 @@ goatcounter_peer() {
 # (or GOPROXY=direct reaches GitHub) this builds it, else from HIT_COUNTER_SRC,
 # a checkout of that commit; without either, its rows say "not measured".
 # It reads its templates from the directory it was built in, so it is built
-# in a copy under .tools/hit-counter.
+# in a copy under .tools/hit-counter, and built again when that directory
+# moved (a .tools shared between checkouts).
 hit_counter_peer() {
-  local v=v0.0.0-20220228000307-31a6bf9ca90c src dest=.tools/hit-counter
-  [ -x "$dest/hit-counter" ] && [ "$(cat "$dest/.version" 2>/dev/null)" = "$v" ] && return 0
+  local v=v0.0.0-20220228000307-31a6bf9ca90c src dest=.tools/hit-counter stamp
+  stamp="$v $(pwd -P)/.tools/hit-counter"
+  [ -x "$dest/hit-counter" ] && [ "$(cat "$dest/.version" 2>/dev/null)" = "$stamp" ] && return 0
   src=$(GOWORK=off go mod download -json "github.com/gjbae1212/hit-counter@$v" 2>/dev/null | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') || true
   src=${src:-${HIT_COUNTER_SRC:-}}
   if [ -z "$src" ] || ! [ -f "$src/main.go" ]; then
@@ -54,7 +56,7 @@ hit_counter_peer() {
   say "build hit-counter $v from $src"
   rm -rf "$dest" && mkdir -p "$dest" && cp -R "$src/." "$dest/" && chmod -R u+w "$dest"
   (cd "$dest" && GOWORK=off GOFLAGS=-mod=mod go build -o hit-counter .)
-  echo "$v" > "$dest/.version"
+  echo "$stamp" > "$dest/.version"
 }
 goatcounter_peer
 hit_counter_peer

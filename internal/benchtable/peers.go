@@ -32,7 +32,10 @@ const (
 	// against 4,800–5,600 with 32, hit-counter about the same), and more
 	// callers would favour the stores that batch writes.
 	peerConnections = wrkConnections
-	peerWarmUp      = time.Second
+	// batchConnections is wrk's -c for the row judging group commit, the
+	// load issue 17 set its target at (`wrk -t2 -c64`).
+	batchConnections = 64
+	peerWarmUp       = time.Second
 
 	// The peers' versions, as scripts/bench.sh builds them.
 	goatCounterVersion = "v2.7.0"
@@ -52,6 +55,7 @@ const (
 // peerTarget is one server the peer rows load.
 type peerTarget struct {
 	name, url string
+	conns     int      // wrk's -c; 0: peerConnections
 	headers   []string // more wrk arguments: -H HEADER...
 	// fresh starts a `counter serve` on empty data; nil for a peer, which
 	// runs throughout (proc).
@@ -79,6 +83,8 @@ type peerRow struct {
 func (r *runner) peers() []row {
 	sqlite := &peerTarget{name: "counter serve sqlite"}
 	unbatched := &peerTarget{name: "counter serve sqlite, no group commit"}
+	sqlite64 := &peerTarget{name: fmt.Sprintf("counter serve sqlite, %d connections", batchConnections), conns: batchConnections}
+	unbatched64 := &peerTarget{name: fmt.Sprintf("counter serve sqlite, no group commit, %d connections", batchConnections), conns: batchConnections}
 	memory := &peerTarget{name: "counter serve memory"}
 	redis := &peerTarget{name: "counter serve redis"}
 	bolt := &peerTarget{name: "counter serve bolt"}
@@ -88,8 +94,11 @@ func (r *runner) peers() []row {
 		{what: "`counter serve` on SQLite (`COUNTER_STORE=sqlite`, visitors on, group commit) `GET /api/visitors` vs GoatCounter " + goatCounterVersion +
 			" `GET /count` (its SQLite; it counts visitors, keeping counts and sessions in memory and writing them every 10 s), requests/s under wrk, a new client address (X-Forwarded-For) every request",
 			target: "≥ 1×", min: 1, lib: sqlite, anchor: goat},
-		{what: "the same `counter serve` on SQLite vs the same server built without group commit (`-ldflags \"" + groupCommitOff + "\"`: a transaction and an fsync per visit)",
-			target: "≥ 5×", min: 5, lib: sqlite, anchor: unbatched},
+		{what: fmt.Sprintf("the same `counter serve` on SQLite vs the same server built without group commit (`-ldflags \"%s\"`: a transaction and an fsync per visit), "+
+			"wrk -c%d (the load of issue 17's target)", groupCommitOff, batchConnections),
+			target: "≥ 5×", min: 5, lib: sqlite64, anchor: unbatched64},
+		{what: fmt.Sprintf("the same, wrk -c%d as the other rows (fewer visits wait for each commit)", peerConnections),
+			target: "none (shown)", lib: sqlite, anchor: unbatched},
 		{what: "`counter serve` memory store vs hit-counter (gjbae1212, Go + Redis with appendfsync everysec; it counts a hit per address and browser per ~5 s, so every request here), the same load",
 			target: "none (shown)", lib: memory, anchor: hit},
 		{what: "`counter serve` Redis store (`COUNTER_STORE=redis`, appendfsync everysec) vs hit-counter on the same Redis",
@@ -141,6 +150,7 @@ func (r *runner) peers() []row {
 	}
 	sqlite.fresh = serve(serverBin, "counter.sqlite", "COUNTER_STORE=sqlite")
 	unbatched.fresh = serve(unbatchedBin, "counter.sqlite", "COUNTER_STORE=sqlite")
+	sqlite64.fresh, unbatched64.fresh = sqlite.fresh, unbatched.fresh
 	memory.fresh = serve(serverBin, "", "COUNTER_STORE=memory")
 	bolt.fresh = serve(serverBin, "counter.db", "COUNTER_STORE=bolt")
 
@@ -185,11 +195,11 @@ func (r *runner) peers() []row {
 			"so that no run meets the stores' cap of %d visitor markers, and must have counted every request wrk saw answered, each as a new visitor; "+
 			"GoatCounter (`serve -tls http -ratelimit count:1000000000/1`, a site made with `db create site -vhost stats.localhost`, "+
 			"requests with `Host: stats.localhost`) and hit-counter (`REDIS_ADDRS`, `-addr`) run throughout, are warmed up for %d s before each run, "+
-			"and must answer 2xx; scripts/bench.sh builds both (see its peers step)",
-			r.wrkRounds, groupCommitOff, markerCap, int(peerWarmUp.Seconds())),
+			"and must answer 2xx; scripts/bench.sh builds both (see its peers step). The row judging group commit runs the same with -c%d",
+			r.wrkRounds, groupCommitOff, markerCap, int(peerWarmUp.Seconds()), batchConnections),
 	})
 
-	targets := []*peerTarget{sqlite, goat, unbatched, memory, hit, redis, bolt}
+	targets := []*peerTarget{sqlite, goat, unbatched, sqlite64, memory, hit, unbatched64, redis, bolt}
 	// Load only the servers of rows that can be measured.
 	needed := map[*peerTarget]bool{}
 	for _, p := range peerRows {
@@ -256,6 +266,14 @@ func (r *runner) peers() []row {
 	return rows
 }
 
+// connections is wrk's -c for t.
+func (t *peerTarget) connections() int {
+	if t.conns > 0 {
+		return t.conns
+	}
+	return peerConnections
+}
+
 // roundRatios returns lib[k]/anchor[k] for each round k both have.
 func roundRatios(lib, anchor []float64) []float64 {
 	out := make([]float64, min(len(lib), len(anchor)))
@@ -291,7 +309,7 @@ func (r *runner) peerRun(t *peerTarget, script string) (float64, error) {
 	for _, d := range durations {
 		extra := append(append([]string{}, t.headers...), "-s", script, "--", strconv.Itoa(t.runs), strconv.Itoa(wrkThreads))
 		t.runs++
-		res, err := r.wrkWith(t.url, d, peerConnections, extra)
+		res, err := r.wrkWith(t.url, d, t.connections(), extra)
 		if err != nil {
 			return 0, err
 		}
@@ -310,7 +328,7 @@ func (r *runner) peerRun(t *peerTarget, script string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := checkNewVisitors(count, visitors, answered, peerConnections*runs, socketErrors); err != nil {
+	if err := checkNewVisitors(count, visitors, answered, int64(t.connections())*runs, socketErrors); err != nil {
 		t.bad = err
 		return 0, err
 	}
