@@ -45,7 +45,7 @@ goatcounter_peer() {
 # moved (a .tools shared between checkouts).
 hit_counter_peer() {
   local v=v0.0.0-20220228000307-31a6bf9ca90c src dest=.tools/hit-counter stamp
-  stamp="$v $(pwd -P)/.tools/hit-counter"
+  stamp="$v $(pwd)/.tools/hit-counter" # the path go build sees (through symlinks)
   [ -x "$dest/hit-counter" ] && [ "$(cat "$dest/.version" 2>/dev/null)" = "$stamp" ] && return 0
   src=$(GOWORK=off go mod download -json "github.com/gjbae1212/hit-counter@$v" 2>/dev/null | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') || true
   src=${src:-${HIT_COUNTER_SRC:-}}
