@@ -268,7 +268,7 @@ func TestSweepDuringBatches(t *testing.T) {
 	}
 
 	var retries atomic.Int64
-	var inFlight atomic.Int64        // batches being sent
+	var inFlight atomic.Int64      // batches being sent
 	sent := make(chan struct{}, 1) // a batch is being sent
 	for _, s := range stores {
 		s.onRetry = func(error) { retries.Add(1) }
