@@ -294,9 +294,11 @@ func (s *Store) answer(batch []*visitReq, res batchResult) {
 // different orders would otherwise lock their rows in different orders and
 // deadlock, which PostgreSQL breaks only after deadlock_timeout (1 s) by
 // aborting one of them. The ids hash the table prefix and the key, so
-// stores of other prefixes do not wait for each other. A deadlock that is
-// still possible (with the sweep, which deletes markers without these
-// locks) aborts a batch that then goes again.
+// stores of other prefixes do not wait for each other. The sweep takes
+// none of these locks, but never waits for a row lock either (it skips
+// the markers another transaction holds), so it cannot deadlock with a
+// batch. A deadlock that is still possible (with transactions of your
+// own on the store's tables) aborts a batch that then goes again.
 func (s *Store) lockKeys(taken []*visitReq) []int64 {
 	ids := make([]int64, 0, len(taken))
 	for _, r := range taken {

@@ -59,6 +59,14 @@ func marks(t *testing.T, s *Store) int {
 // visitor had not been counted before it. It returns n.
 func checkExact(t *testing.T, answers []answer) int {
 	t.Helper()
+	return checkExactFrom(t, counter.Stats{}, answers)
+}
+
+// checkExactFrom is checkExact for answers of one day, all of one key,
+// whose numbers before that day's first visit were base's Count and
+// Visitors.
+func checkExactFrom(t *testing.T, base counter.Stats, answers []answer) int {
+	t.Helper()
 	var counted []answer
 	for _, a := range answers {
 		if a.err != nil {
@@ -73,8 +81,8 @@ func checkExact(t *testing.T, answers []answer) int {
 	seen := map[counter.VisitorID]bool{}
 	var visitors int64
 	for i, a := range counted {
-		if a.st.Count != int64(i+1) || a.st.Today.Count != a.st.Count {
-			t.Fatalf("%s: counted visit %d answered count %d (today %d)", a.v.Key, i+1, a.st.Count, a.st.Today.Count)
+		if a.st.Count != base.Count+int64(i+1) || a.st.Today.Count != int64(i+1) {
+			t.Fatalf("%s: counted visit %d answered count %d (today %d), want %d (today %d)", a.v.Key, i+1, a.st.Count, a.st.Today.Count, base.Count+int64(i+1), i+1)
 		}
 		if ids[a.v.ID] {
 			t.Fatalf("%s: visit id %q counted twice", a.v.Key, a.v.ID)
@@ -84,8 +92,8 @@ func checkExact(t *testing.T, answers []answer) int {
 			seen[a.v.Visitor] = true
 			visitors++
 		}
-		if a.st.Visitors != visitors || a.st.Today.Visitors != visitors {
-			t.Fatalf("%s: counted visit %d answered %d visitors (today %d), want %d", a.v.Key, i+1, a.st.Visitors, a.st.Today.Visitors, visitors)
+		if a.st.Visitors != base.Visitors+visitors || a.st.Today.Visitors != visitors {
+			t.Fatalf("%s: counted visit %d answered %d visitors (today %d), want %d (today %d)", a.v.Key, i+1, a.st.Visitors, a.st.Today.Visitors, base.Visitors+visitors, visitors)
 		}
 	}
 	return len(counted)

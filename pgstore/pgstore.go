@@ -300,8 +300,14 @@ ON CONFLICT (key, day) DO UPDATE SET count = EXCLUDED.count, visitors = EXCLUDED
 		// the order of their ids (see Store.lockKeys). The function is
 		// volatile, so PostgreSQL calls it after the sort.
 		lockKeys: `SELECT pg_advisory_xact_lock(id) FROM unnest($1::bigint[]) AS u(id) ORDER BY id`,
+		// The sweep locks the markers it deletes without waiting, skipping
+		// any another transaction holds (a batch's visit reusing an expired
+		// marker, another store's sweep): a sweep that waited for such a
+		// row while holding the rows it deleted before it could deadlock
+		// with a batch taking them in another order. A skipped marker is
+		// deleted by a later sweep if it is still expired then.
 		sweepMarks: r.Replace(`DELETE FROM {p}marks WHERE ctid = ANY (ARRAY(
-	SELECT ctid FROM {p}marks WHERE expires <= $1 LIMIT $2))`),
+	SELECT ctid FROM {p}marks WHERE expires <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`),
 		sweepSalts: r.Replace(`DELETE FROM {p}salts WHERE ctid = ANY (ARRAY(
 	SELECT ctid FROM {p}salts WHERE expires <= $1 LIMIT $2))`),
 		vacuumSalts: r.Replace(`VACUUM {p}salts`),
@@ -604,7 +610,10 @@ func (s *Store) Keys(ctx context.Context) ([]string, error) {
 // Sweep deletes markers and salts expired at now, at most
 // [Options.SweepLimit] of each, and returns how many rows it deleted. The
 // store runs it every [Options.SweepInterval]; expired rows already count
-// as absent before they are deleted.
+// as absent before they are deleted. It skips the markers that another
+// transaction holds (a visit reusing an expired marker, another store's
+// sweep) rather than wait for them, so it never deadlocks with a batch of
+// visits; a later sweep deletes them if they are still expired.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	for _, q := range []string{s.sql.sweepMarks, s.sql.sweepSalts} {
