@@ -32,6 +32,20 @@ type answer struct {
 	err error
 }
 
+// sendAll starts callers goroutines in wg that record the visits of order
+// in s, each taking the next one left, and send every answer to answers.
+func sendAll(ctx context.Context, wg *sync.WaitGroup, s *Store, order []counter.Visit, callers int, answers chan<- answer) {
+	var next atomic.Int64
+	for range callers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(order)); i = next.Add(1) - 1 {
+				st, ok, err := s.RecordVisit(ctx, order[i])
+				answers <- answer{order[i], st, ok, err}
+			}
+		})
+	}
+}
+
 func visitorN(i int) counter.VisitorID { return counter.VisitorID{byte(i), byte(i >> 8), 1} }
 
 func mustStats(t *testing.T, s *Store, key string) counter.Stats {
@@ -482,15 +496,7 @@ func TestBatchStoresNoDeadlock(t *testing.T) {
 		case 2:
 			rand.New(rand.NewPCG(1, 2)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
-		var next atomic.Int64
-		for range callers {
-			wg.Go(func() {
-				for i := next.Add(1) - 1; i < int64(len(order)); i = next.Add(1) - 1 {
-					st, ok, err := s.RecordVisit(ctx, order[i])
-					answers <- answer{order[i], st, ok, err}
-				}
-			})
-		}
+		sendAll(ctx, &wg, s, order, callers, answers)
 	}
 	wg.Wait()
 	close(answers)

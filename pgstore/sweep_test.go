@@ -328,15 +328,7 @@ func TestSweepDuringBatches(t *testing.T) {
 		if si == 1 {
 			slices.Reverse(order)
 		}
-		var next atomic.Int64
-		for range 16 {
-			wg.Go(func() {
-				for i := next.Add(1) - 1; i < int64(len(order)); i = next.Add(1) - 1 {
-					st, ok, err := s.RecordVisit(ctx, order[i])
-					answers <- answer{order[i], st, ok, err}
-				}
-			})
-		}
+		sendAll(ctx, &wg, s, order, 16, answers)
 	}
 	wg.Wait()
 	close(visited)
