@@ -96,12 +96,12 @@ type batchTx struct {
 	tallied          bool
 	keys, marks, ids int64 // the tallies, with this batch's changes
 
-	addedMarks, addedIDs int64       // markers this batch stored
-	newMarks             []newMarker // the visitor markers flush stores
-	lastSeq              int64       // the highest seq flush stored
-	counts               map[string]*numbers
-	days                 map[dayOf]*numbers
-	changed              []changedRow // in the order first changed
+	addedIDs int64       // visit id markers this batch stored
+	newMarks []newMarker // the visitor markers flush stores
+	lastSeq  int64       // the highest seq flush stored
+	counts   map[string]*numbers
+	days     map[dayOf]*numbers
+	changed  []changedRow // in the order first changed
 }
 
 // numbers are a count and its visitors, of a key or of one of its days.
@@ -218,7 +218,7 @@ func (b *batchTx) flush(ctx context.Context) error {
 	for _, t := range []struct {
 		name  string
 		added int64
-	}{{"visitor_marks", b.addedMarks}, {"visit_ids", b.addedIDs}} {
+	}{{"visitor_marks", int64(len(b.newMarks))}, {"visit_ids", b.addedIDs}} {
 		if t.added == 0 {
 			continue
 		}
@@ -341,7 +341,6 @@ func (b *batchTx) record(ctx context.Context, v counter.Visit, at time.Time) (st
 	if storeMarker { // stored by flush, with the batch's others
 		b.newMarks = append(b.newMarks, newMarker{v.Date, dayMarker{v.Key, v.Visitor}})
 		b.marks++
-		b.addedMarks++
 	}
 	switch {
 	case idFound:
